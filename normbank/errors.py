@@ -1,0 +1,68 @@
+"""Domain errors. `api/errors.py` alone turns them into HTTP responses; the CLI prints their message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NormbankError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    code = "normbank_error"
+
+    def __init__(self, message: str, *, details: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(NormbankError):
+    code = "invalid_input"
+
+
+class UnparseableAtom(InvalidInput):
+    """A constraint atom that matches none of the NormBank atom forms."""
+
+    code = "unparseable_atom"
+
+
+class ContradictoryFrame(InvalidInput):
+    """A conjunction that no context can satisfy (a curator should fix or drop the row)."""
+
+    code = "contradictory_frame"
+
+    def __init__(self, reason: str, *, details: Any = None):
+        super().__init__(reason, details=details)
+        self.reason = reason
+
+
+class NotFound(NormbankError):
+    code = "not_found"
+
+
+class NormNotFound(NotFound):
+    code = "norm_not_found"
+
+
+class SettingNotFound(NotFound):
+    code = "setting_not_found"
+
+
+class UnknownCorpus(NormbankError):
+    code = "unknown_corpus"
+
+
+class MissingColumns(NormbankError):
+    code = "missing_columns"
+
+
+class CorpusNotFound(NormbankError):
+    code = "corpus_not_found"
+
+
+class DatabaseUnavailable(NormbankError):
+    code = "database_unavailable"
+
+
+class IndexNotReady(NormbankError):
+    code = "index_not_ready"
