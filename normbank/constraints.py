@@ -1,0 +1,378 @@
+"""The NormBank constraint language: parse atom strings into typed atoms, render them back canonically.
+
+Atom forms (see CORPORA.md), after normalisation of case, whitespace, brackets and quotes::
+
+    [PERSON]'s role is 'customer'                 subject person, kind role
+    [OTHER]'s age bracket is less than 'teen'     subject other,  kind attribute
+    [PERSON]'s behavior is 'drinking alcohol'     subject person, kind behavior (a concurrent behaviour)
+    time of day is greater than 'evening'         subject environment, kind environment
+    the PERSON PERFORMING BEHAVOIR's atribute age bracket is 'teen'   (fallback: category text, misspelt)
+
+Canonical text is lower case except the subject tags, single-spaced, values in single quotes; atoms of a
+conjunction are sorted by their canonical text and joined by `` [AND] ``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from typing import Iterable
+
+from normbank.errors import ContradictoryFrame, UnparseableAtom
+from normbank.scales import DEFAULT_SCALES, Scales, as_number, is_single_valued
+
+AND = " [AND] "
+
+
+class Subject(StrEnum):
+    PERSON = "person"
+    OTHER = "other"
+    ENVIRONMENT = "environment"
+
+
+class Kind(StrEnum):
+    ROLE = "role"
+    ATTRIBUTE = "attribute"
+    BEHAVIOR = "behavior"
+    ENVIRONMENT = "environment"
+
+
+class Relation(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+
+
+RELATION_TEXT: dict[Relation, str] = {
+    Relation.EQ: "is",
+    Relation.NE: "is not",
+    Relation.LT: "is less than",
+    Relation.LE: "is less than or equal to",
+    Relation.GT: "is greater than",
+    Relation.GE: "is greater than or equal to",
+}
+ORDINAL_RELATIONS = frozenset({Relation.LT, Relation.LE, Relation.GT, Relation.GE})
+
+# Every relation phrase we accept. The first block is canonical; the second is what NormBank's
+# annotators typed and its authors normalised (CORPORA.md); the last block is common English we saw
+# no reason to reject.
+RELATION_SYNONYMS: dict[str, Relation] = {
+    **{text: rel for rel, text in RELATION_TEXT.items()},
+    "is not at or above": Relation.LT,
+    "is not equal to or above": Relation.LT,
+    "is below": Relation.LT,
+    "is not equal to or greater than": Relation.LT,
+    "is not greater than or equal to": Relation.LT,
+    "is equal to or less than": Relation.LE,
+    "is not greater than": Relation.LE,
+    "is not less than": Relation.GE,
+    "is equal to or greater than": Relation.GE,
+    "is not equal to or less than": Relation.GE,
+    "is equal to": Relation.EQ,
+    "is not equal to": Relation.NE,
+    "is above": Relation.GT,
+    "is more than": Relation.GT,
+    "is at least": Relation.GE,
+    "is at most": Relation.LE,
+    "is under": Relation.LT,
+    "is over": Relation.GT,
+}
+_RELATIONS_LONGEST_FIRST = sorted(RELATION_SYNONYMS, key=len, reverse=True)
+
+SUBJECT_TAG = {Subject.PERSON: "[PERSON]", Subject.OTHER: "[OTHER]"}
+
+# The annotation interface's category texts (constraint_dict.json keys), for the fallback form.
+_CATEGORIES: dict[str, tuple[Subject, Kind | None]] = {
+    "the person performing behavior's role": (Subject.PERSON, Kind.ROLE),
+    "some other person's role": (Subject.OTHER, Kind.ROLE),
+    "the person performing behavior's attribute": (Subject.PERSON, Kind.ATTRIBUTE),
+    "some other person's attribute": (Subject.OTHER, Kind.ATTRIBUTE),
+    "the person performing behavior is also doing": (Subject.PERSON, Kind.BEHAVIOR),
+    "the environment": (Subject.ENVIRONMENT, Kind.ENVIRONMENT),
+}
+_CATEGORY_TOKENS = {text: text.split(" ") for text in _CATEGORIES}
+_CATEGORY_MIN_RATIO = 0.8
+
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'", "´": "'",
+                         "“": '"', "”": '"', "„": '"', "\u00a0": " "})
+_WS = re.compile(r"\s+")
+_SUBJECT = re.compile(r"^[\[\(\{<\s]*(person|other)[\]\)\}>\s]*'?\s*s\b\s*")
+_ROLE_NAMES = frozenset({"role", "roles"})
+_BEHAVIOR_NAMES = frozenset({"behavior", "behaviour", "behaviors", "behaviours", "is also doing", "also doing"})
+_FORBIDDEN_IN_NAME = re.compile(r"['\"\[\]]|(^|\s)is(\s|$)")
+_EDGE_CHARS = "[]()<>{}' "
+_AND_SPLIT = re.compile(r"\s*\[\s*and\s*\]\s*", re.IGNORECASE)
+
+
+def normalise_text(text: str) -> str:
+    """Unicode NFKC, straight quotes, single spaces (newlines too), lower case, trimmed."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _WS.sub(" ", text).strip().lower()
+
+
+def normalise_value(value: str) -> str:
+    """A value as atoms store it: normalised text without surrounding quotes or brackets."""
+    return normalise_text(value).strip("'\"[] ").strip()
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Atom:
+    """One typed constraint: subject, kind, name, relation, value (all normalised)."""
+
+    subject: Subject
+    kind: Kind
+    name: str
+    relation: Relation
+    value: str
+
+    @property
+    def dimension(self) -> tuple[Subject, Kind, str]:
+        return (self.subject, self.kind, self.name)
+
+    @property
+    def text(self) -> str:
+        return render_atom(self)
+
+    def to_json(self) -> dict[str, str]:
+        return {"subject": self.subject.value, "kind": self.kind.value, "name": self.name,
+                "relation": self.relation.value, "value": self.value}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Atom":
+        return make_atom(data["subject"], data["kind"], data["name"], data["relation"], data["value"])
+
+
+def make_atom(subject: str, kind: str, name: str, relation: str, value: str) -> Atom:
+    """Build a validated atom from loose parts (enum values or names, any case)."""
+    try:
+        subj, knd, rel = Subject(subject.lower()), Kind(kind.lower()), Relation(relation.lower())
+    except ValueError as exc:
+        raise UnparseableAtom(f"bad atom part: {exc}") from None
+    name = normalise_text(name)
+    if knd is Kind.ROLE:
+        name = "role"
+    elif knd is Kind.BEHAVIOR:
+        name = "behavior"
+    value = normalise_value(value)
+    if (subj is Subject.ENVIRONMENT) != (knd is Kind.ENVIRONMENT):
+        raise UnparseableAtom(f"subject {subj.value} cannot have kind {knd.value}")
+    if not name or _FORBIDDEN_IN_NAME.search(name) or name != name.strip(_EDGE_CHARS) or _AND_SPLIT.search(name):
+        raise UnparseableAtom(f"bad dimension name {name!r}")
+    if subj is Subject.ENVIRONMENT and _looks_like_subject(name):
+        raise UnparseableAtom(f"environment dimension {name!r} reads like a person or category")
+    if not value or _AND_SPLIT.search(value):
+        raise UnparseableAtom(f"bad value {value!r}")
+    return Atom(subj, knd, name, rel, value)
+
+
+def _looks_like_subject(name: str) -> bool:
+    """An environment name the parser would read as a subject tag or a category text."""
+    if _SUBJECT.match(name):
+        return True
+    return name.startswith(("the ", "some ")) and _match_category(name + " is") is not None
+
+
+def render_atom(atom: Atom) -> str:
+    rel = RELATION_TEXT[atom.relation]
+    if atom.subject is Subject.ENVIRONMENT:
+        return f"{atom.name} {rel} '{atom.value}'"
+    return f"{SUBJECT_TAG[atom.subject]}'s {atom.name} {rel} '{atom.value}'"
+
+
+def render_conjunction(atoms: Iterable[Atom]) -> str:
+    return AND.join(sorted({render_atom(a) for a in atoms}))
+
+
+def _match_category(text: str) -> tuple[tuple[Subject, Kind | None], str] | None:
+    """The fallback form: a (possibly misspelt) category text from the annotation interface."""
+    tokens = text.split(" ")
+    best: tuple[float, str, int] | None = None
+    for category, cat_tokens in _CATEGORY_TOKENS.items():
+        n = len(cat_tokens)
+        if len(tokens) < n:
+            continue
+        ratio = difflib.SequenceMatcher(None, " ".join(tokens[:n]), category).ratio()
+        if ratio >= _CATEGORY_MIN_RATIO and (best is None or ratio > best[0]):
+            best = (ratio, category, n)
+    if best is None:
+        return None
+    return _CATEGORIES[best[1]], " ".join(tokens[best[2]:])
+
+
+def _split_relation(rest: str) -> tuple[str, Relation, str]:
+    """'age bracket is less than 'teen'' -> ('age bracket', LT, 'teen')."""
+    match = re.search(r"(^|\s)is(\s|'|\"|$)", rest)
+    if not match:
+        raise UnparseableAtom("no relation: expected 'is', 'is not', 'is less than', ...")
+    name = rest[: match.start()].strip()
+    tail = rest[match.start():].strip()
+    relation: Relation | None = None
+    if tail.rstrip("[]() ").endswith(("'", '"')) and (quote := re.search(r"['\"]", tail)):
+        phrase = _WS.sub(" ", tail[: quote.start()]).strip()
+        relation, raw_value = RELATION_SYNONYMS.get(phrase), tail[quote.start():]
+        if relation is None:
+            raise UnparseableAtom(
+                f"unknown relation {phrase!r}; known: {', '.join(RELATION_TEXT.values())} and their synonyms"
+            )
+    else:
+        # An unquoted value (which may itself contain an apostrophe): the longest known phrase wins.
+        for phrase in _RELATIONS_LONGEST_FIRST:
+            if tail.startswith(phrase + " "):
+                relation, raw_value = RELATION_SYNONYMS[phrase], tail[len(phrase):]
+                break
+        else:
+            raise UnparseableAtom(f"cannot find a relation and a value in {tail!r}")
+    value = normalise_value(raw_value)
+    if not value:
+        raise UnparseableAtom("empty value")
+    return name, relation, value
+
+
+def _parse_atom(raw: str) -> Atom:
+    text = normalise_text(raw)
+    if not text:
+        raise UnparseableAtom("empty atom")
+    subject_match = _SUBJECT.match(text)
+    if subject_match:
+        subject: Subject = Subject(subject_match.group(1))
+        kind: Kind | None = None
+        rest = text[subject_match.end():]
+    else:
+        category = _match_category(text)
+        if category is not None:
+            (subject, kind), rest = category
+            rest = re.sub(r"^'s\s+", "", rest)
+        else:
+            subject, kind, rest = Subject.ENVIRONMENT, Kind.ENVIRONMENT, text
+    rest = rest.lstrip("[]()<>{} ")
+    name, relation, value = _split_relation(rest)
+    name = name.strip("[]()<>{}' ")
+    if subject is Subject.ENVIRONMENT:
+        kind = Kind.ENVIRONMENT
+        if name.startswith("the environment"):
+            name = name[len("the environment"):].strip()
+        if not name:
+            raise UnparseableAtom("environment atom without a dimension name (e.g. 'time of day is ...')")
+        if "[" in raw and re.search(r"\b(person|other)\b", name):
+            raise UnparseableAtom(f"cannot tell the subject of {raw.strip()!r}: expected [PERSON]'s or [OTHER]'s")
+    elif kind is None:
+        if name in _ROLE_NAMES:
+            kind = Kind.ROLE
+        elif name in _BEHAVIOR_NAMES:
+            kind = Kind.BEHAVIOR
+        elif name:
+            kind = Kind.ATTRIBUTE
+        else:
+            raise UnparseableAtom("no attribute name after the subject")
+    elif kind is Kind.ATTRIBUTE and not name:
+        raise UnparseableAtom("no attribute name after the category")
+    return make_atom(subject.value, kind.value, name, relation.value, value)
+
+
+@lru_cache(maxsize=1 << 17)
+def _parse_atom_cached(raw: str) -> Atom | UnparseableAtom:
+    try:
+        return _parse_atom(raw)
+    except UnparseableAtom as exc:
+        return exc
+
+
+def parse_atom(raw: str) -> Atom:
+    """Parse one atom string; raise `UnparseableAtom` with a reason a curator can act on."""
+    result = _parse_atom_cached(raw)
+    if isinstance(result, UnparseableAtom):
+        raise UnparseableAtom(f"{result.message}: {raw.strip()!r}")
+    return result
+
+
+
+def split_conjunction(text: str) -> list[str]:
+    """The atom strings of a conjunction (empty parts from stray separators are dropped)."""
+    return [part for part in _AND_SPLIT.split(text or "") if part.strip()]
+
+
+def parse_conjunction(text: str) -> list[Atom]:
+    """Atoms of a conjunction in the order written (duplicates kept)."""
+    return [parse_atom(part) for part in split_conjunction(text)]
+
+
+def _interval_reason(atoms: list[Atom], scales: Scales) -> str | None:
+    """Why the ordinal atoms of one dimension leave no value possible, or None."""
+    name = atoms[0].name
+    points: list[tuple[Atom, float]] = []
+    for atom in atoms:
+        if atom.relation is Relation.NE:
+            continue
+        rank = scales.rank(name, atom.value)
+        point = float(rank) if rank is not None else as_number(atom.value)
+        if point is None:
+            return None  # incomparable values: nothing to conclude
+        if rank is None and any(scales.rank(name, a.value) is not None for a in atoms):
+            return None  # a number beside scale words: incomparable
+        points.append((atom, point))
+    lo, lo_open, hi, hi_open = float("-inf"), False, float("inf"), False
+    for atom, p in points:
+        rel = atom.relation
+        if rel in (Relation.GT, Relation.GE, Relation.EQ) and (p > lo or (p == lo and rel is Relation.GT)):
+            lo, lo_open = p, rel is Relation.GT
+        if rel in (Relation.LT, Relation.LE, Relation.EQ) and (p < hi or (p == hi and rel is Relation.LT)):
+            hi, hi_open = p, rel is Relation.LT
+    empty = lo > hi or (lo == hi and (lo_open or hi_open))
+    if not empty and scales.is_ordered(name) and all(scales.rank(name, a.value) is not None for a, _ in points):
+        # On a discrete scale, 'greater than teen' and 'less than young adult' leave nothing between.
+        ranks = set(scales.ranks[name].values())
+        empty = not any((r > lo or (r == lo and not lo_open)) and (r < hi or (r == hi and not hi_open)) for r in ranks)
+    if empty:
+        shown = " and ".join((RELATION_TEXT[a.relation][3:] + " ").lstrip() + f"'{a.value}'"
+                             for a, _ in points)
+        return f"{name} cannot be both {shown}" if len(points) == 2 else f"no {name} is {shown}"
+    return None
+
+
+def contradiction(atoms: Iterable[Atom], scales: Scales = DEFAULT_SCALES) -> str | None:
+    """The reason no context can satisfy this conjunction, or None when it is satisfiable as far as we can tell."""
+    groups: dict[tuple[Subject, Kind, str], list[Atom]] = {}
+    for atom in atoms:
+        groups.setdefault(atom.dimension, []).append(atom)
+    for (subject, kind, name), group in groups.items():
+        who = "" if subject is Subject.ENVIRONMENT else f"{SUBJECT_TAG[subject]}'s "
+        ordered = scales.is_ordered(name)
+
+        def same(a: str, b: str) -> bool:
+            if ordered:
+                ra, rb = scales.rank(name, a), scales.rank(name, b)
+                if ra is not None and rb is not None:
+                    return ra == rb
+            return scales.canonical(name, a) == scales.canonical(name, b)
+
+        equals = [a.value for a in group if a.relation is Relation.EQ]
+        nots = [a.value for a in group if a.relation is Relation.NE]
+        for v in equals:
+            for n in nots:
+                if same(v, n):
+                    return f"{who}{name} cannot both be '{v}' and not be '{n}'"
+        if is_single_valued(kind.value, name):
+            for v in equals[1:]:
+                if not same(v, equals[0]):
+                    return f"{who}{name} holds one value but the frame requires both '{equals[0]}' and '{v}'"
+        if any(a.relation in ORDINAL_RELATIONS for a in group):
+            reason = _interval_reason(group, scales)
+            if reason:
+                return who + reason
+    return None
+
+
+def normalise_frame(text: str, scales: Scales = DEFAULT_SCALES) -> tuple[Atom, ...]:
+    """Parse, dedupe and sort a conjunction; raise `UnparseableAtom` or `ContradictoryFrame`."""
+    atoms = tuple(sorted(set(parse_conjunction(text)), key=render_atom))
+    reason = contradiction(atoms, scales)
+    if reason:
+        raise ContradictoryFrame(reason, details={"constraints": [render_atom(a) for a in atoms]})
+    return atoms

@@ -1,0 +1,50 @@
+"""Prompt-ready English for frames: "In a restaurant, "drink alcohol" is taboo when ..."."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from normbank.constraints import Atom, Kind, Relation, Subject
+from normbank.labels import LABEL_PHRASE, Label
+
+_ORDINAL_PHRASE = {
+    Relation.LT: "below",
+    Relation.LE: "at most",
+    Relation.GT: "above",
+    Relation.GE: "at least",
+}
+_WHO = {Subject.PERSON: "the person", Subject.OTHER: "another person"}
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
+
+
+def atom_phrase(atom: Atom) -> str:
+    """One condition in plain words: "the person is a customer", "the time of day is at least 'night'"."""
+    negated = atom.relation is Relation.NE
+    if atom.kind is Kind.ROLE:
+        verb = "is not" if negated else "is"
+        if atom.relation in _ORDINAL_PHRASE:
+            return f"{_WHO[atom.subject]}'s role is {_ORDINAL_PHRASE[atom.relation]} '{atom.value}'"
+        return f"{_WHO[atom.subject]} {verb} {_article(atom.value)} {atom.value}"
+    if atom.kind is Kind.BEHAVIOR:
+        return f"{_WHO[atom.subject]} is {'not ' if negated else ''}also doing '{atom.value}'"
+    owner = "the" if atom.subject is Subject.ENVIRONMENT else f"{_WHO[atom.subject]}'s"
+    if atom.relation in _ORDINAL_PHRASE:
+        relation = f"is {_ORDINAL_PHRASE[atom.relation]}"
+    else:
+        relation = "is not" if negated else "is"
+    return f"{owner} {atom.name} {relation} '{atom.value}'"
+
+
+def conditions_phrase(atoms: Iterable[Atom]) -> str:
+    return " and ".join(atom_phrase(a) for a in atoms)
+
+
+def render_statement(setting: str | None, behavior: str, label: str, atoms: Iterable[Atom]) -> str:
+    """A frame as one sentence, e.g. 'In a restaurant, "drink alcohol" is taboo when the person is a customer.'"""
+    where = f"In {_article(setting)} {setting}, " if setting else ""
+    conditions = conditions_phrase(atoms)
+    when = f" when {conditions}" if conditions else ""
+    return f'{where}"{behavior}" is {LABEL_PHRASE[Label(label)]}{when}.'

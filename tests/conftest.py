@@ -1,0 +1,101 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from NORMBANK_TEST_POSTGRES_URL (default: the local server with trust auth). Each test
+gets its own schema, dropped afterwards. When the server cannot be reached the PostgreSQL cases are
+skipped locally, but fail under CI (CI=true), where a skipped database would hide a red run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("NORMBANK_SHARED_DATA", REPO.parent / "shared" / "data"))
+TAXONOMY_DIR = SHARED_DATA / "normbank-taxonomy"
+NORMDIAL_DIR = SHARED_DATA / "normdial"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_ADMIN_URL = os.environ.get("NORMBANK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _pg_reachable() -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return str(exc).strip().splitlines()[0]
+
+
+_PG_PROBLEM: list[str | None] = []
+
+
+def pg_problem() -> str | None:
+    if not _PG_PROBLEM:
+        _PG_PROBLEM.append(_pg_reachable())
+    return _PG_PROBLEM[0]
+
+
+def _postgres_schema_url() -> tuple[str, str]:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_ADMIN_URL else "?"
+    return f"{PG_ADMIN_URL}{sep}options=-csearch_path%3D{schema}", schema
+
+
+def _drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """A fresh, empty database URL: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'normbank.db'}"
+        return
+    problem = pg_problem()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_ADMIN_URL}: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    url, schema = _postgres_schema_url()
+    try:
+        yield url
+    finally:
+        from sqlalchemy.pool import _ConnectionRecord  # noqa: F401  (engines are disposed by their owners)
+
+        _drop_schema(schema)
+
+
+@pytest.fixture
+def engine(database_url):
+    """An engine on a fresh database migrated to head."""
+    from schema.engine import make_engine
+    from schema.migrate import upgrade
+
+    eng = make_engine(database_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def taxonomy_dir() -> Path:
+    if not TAXONOMY_DIR.is_dir():
+        pytest.fail(f"the shared NormBank taxonomy is missing at {TAXONOMY_DIR}")
+    return TAXONOMY_DIR
