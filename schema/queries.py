@@ -1,0 +1,89 @@
+"""Read queries shared by the CLI, the pipeline and the API (plain functions taking a connection)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection
+
+from normbank.scales import DEFAULT_SCALES, Scales
+from schema.models import (
+    Behavior, ConstraintAtom, Dimension, DimensionValue, ImportRun, Norm, RejectedRow, Role, Setting, Source,
+)
+
+COMMITTED = "committed"
+
+
+def data_version(conn: Connection) -> int:
+    """Changes whenever an import commits: caches and vector indexes are stamped with it."""
+    value = conn.execute(
+        select(func.max(ImportRun.id)).where(ImportRun.status == COMMITTED)
+    ).scalar()
+    return int(value or 0)
+
+
+def stats(conn: Connection) -> dict[str, int]:
+    def count(model) -> int:
+        return int(conn.execute(select(func.count()).select_from(model)).scalar() or 0)
+
+    return {
+        "settings": count(Setting),
+        "roles": count(Role),
+        "behaviors": count(Behavior),
+        "norms": count(Norm),
+        "constraint_atoms": count(ConstraintAtom),
+        "sources": count(Source),
+        "rejected_rows": count(RejectedRow),
+    }
+
+
+def sources(conn: Connection) -> list[dict[str, Any]]:
+    """Every source with its norm count and its last import run."""
+    norms = dict(conn.execute(select(Norm.source_id, func.count()).group_by(Norm.source_id)).all())
+    out = []
+    for source in conn.execute(select(Source).order_by(Source.name)).mappings():
+        last = conn.execute(
+            select(ImportRun).where(ImportRun.source_id == source["id"]).order_by(ImportRun.id.desc()).limit(1)
+        ).mappings().first()
+        out.append({
+            "name": source["name"],
+            "format": source["kind"],
+            "licence": source["licence"],
+            "url": source["url"],
+            "norms": int(norms.get(source["id"], 0)),
+            "last_import": None if last is None else {
+                "status": last["status"], "read": last["read"], "loaded": last["loaded"],
+                "duplicates": last["duplicates"], "rejected": last["rejected"],
+                "finished_at": last["finished_at"].isoformat() if last["finished_at"] else None,
+                "error": last["error"],
+            },
+        })
+    return out
+
+
+def load_scales(conn: Connection) -> Scales:
+    """The project's scales, extended by the ordered dimensions an imported taxonomy brought."""
+    scales = DEFAULT_SCALES
+    rows = conn.execute(
+        select(Dimension.name, DimensionValue.value, DimensionValue.rank)
+        .join(DimensionValue, DimensionValue.dimension_id == Dimension.id)
+        .where(Dimension.ordered.is_(True), DimensionValue.rank.is_not(None))
+        .order_by(Dimension.name, DimensionValue.rank)
+    ).all()
+    by_name: dict[str, list[str]] = {}
+    for name, value, _rank in rows:
+        by_name.setdefault(name, []).append(value)
+    for name, values in by_name.items():
+        scales = scales.extended(name, values)
+    return scales
+
+
+def table_exists(conn: Connection, name: str) -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(conn).has_table(name)
+
+
+def ping(conn: Connection) -> None:
+    conn.execute(text("SELECT 1"))
