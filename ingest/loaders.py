@@ -1,0 +1,120 @@
+"""Bulk loading of normalised rows inside the import run's one transaction.
+
+SQLite: `executemany` batches of INSERT OR IGNORE. PostgreSQL: `COPY` into temporary staging tables,
+merged into the real tables once at the end with INSERT ... SELECT ... ON CONFLICT DO NOTHING. Either
+way the run commits whole or leaves no trace, and content-hash keys make re-imports insert nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.normalise import Batch
+
+# Column order of the row tuples `ingest.normalise.Batch` holds, and the conflict key of each table.
+COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "setting": (("id", "name"), ("id",)),
+    "behavior": (("id", "name"), ("id",)),
+    "role": (("id", "setting_id", "name"), ("id",)),
+    "setting_behavior": (("setting_id", "behavior_id"), ("setting_id", "behavior_id")),
+    "dimension": (("id", "subject", "name", "ordered"), ("id",)),
+    "dimension_value": (("id", "dimension_id", "value", "rank"), ("id",)),
+    "constraint_atom": (("id", "subject", "kind", "name", "relation", "value", "text"), ("id",)),
+    "norm": (
+        ("id", "source_id", "import_run_id", "setting_id", "behavior_id", "label", "constraints", "statement",
+         "rule_text", "culture", "category", "split", "annotator", "agreement", "support", "row_number", "extra"),
+        ("id",),
+    ),
+    "norm_constraint": (("norm_id", "atom_id"), ("norm_id", "atom_id")),
+    "norm_row": (("norm_id", "row_number", "import_run_id"), ("norm_id", "row_number")),
+    "norm_example": (
+        ("id", "norm_id", "source_id", "import_run_id", "row_number", "polarity", "situation", "dialogue", "extra"),
+        ("id",),
+    ),
+    "rejected_row": (("import_run_id", "source_id", "row_number", "raw", "reason"), ("source_id", "row_number")),
+}
+# Parents before children (foreign keys).
+LOAD_ORDER = tuple(COLUMNS)
+TAXONOMY_TABLES = ("setting", "role", "behavior", "dimension", "dimension_value")
+
+_SUPPORT_SQL = """
+UPDATE norm SET support = (SELECT count(*) FROM norm_row r WHERE r.norm_id = norm.id)
+WHERE id IN (SELECT norm_id FROM norm_row WHERE import_run_id = {p})
+"""
+
+
+class SqliteLoader:
+    """INSERT OR IGNORE in executemany batches, all inside the caller's BEGIN IMMEDIATE transaction."""
+
+    def __init__(self, dbapi_connection: Any, run_id: int):
+        self.db = dbapi_connection
+        self.run_id = run_id
+        self.inserted: dict[str, int] = dict.fromkeys(COLUMNS, 0)
+        self._sql = {
+            table: f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            for table, (cols, _key) in COLUMNS.items()
+        }
+
+    def load(self, batch: Batch) -> None:
+        for table in LOAD_ORDER:
+            rows = getattr(batch, table)
+            if rows:
+                cursor = self.db.executemany(self._sql[table], rows)
+                self.inserted[table] += max(cursor.rowcount, 0)
+
+    def finish(self) -> dict[str, int]:
+        self.db.execute(_SUPPORT_SQL.format(p="?"), (self.run_id,))
+        return self.inserted
+
+
+class PostgresLoader:
+    """COPY into ON COMMIT DROP staging tables; one merge per table at the end."""
+
+    def __init__(self, dbapi_connection: Any, run_id: int):
+        self.db = dbapi_connection
+        self.run_id = run_id
+        self.inserted: dict[str, int] = dict.fromkeys(COLUMNS, 0)
+        self._staged: set[str] = set()
+
+    def _stage(self, table: str) -> None:
+        if table not in self._staged:
+            cols = ", ".join(COLUMNS[table][0])
+            self.db.execute(f"CREATE TEMP TABLE stage_{table} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
+            self._staged.add(table)
+
+    def load(self, batch: Batch) -> None:
+        with self.db.cursor() as cursor:
+            for table in LOAD_ORDER:
+                rows = getattr(batch, table)
+                if not rows:
+                    continue
+                self._stage(table)
+                cols = COLUMNS[table][0]
+                with cursor.copy(f"COPY stage_{table} ({', '.join(cols)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+
+    def finish(self) -> dict[str, int]:
+        with self.db.cursor() as cursor:
+            for table in LOAD_ORDER:
+                if table not in self._staged:
+                    continue
+                cols, key = COLUMNS[table]
+                col_list = ", ".join(cols)
+                # The first row of a key wins, as with INSERT OR IGNORE on SQLite.
+                order = ", ".join(key) + (", row_number" if "row_number" in cols and "row_number" not in key else "")
+                cursor.execute(
+                    f"INSERT INTO {table} ({col_list}) SELECT DISTINCT ON ({', '.join(key)}) {col_list} "
+                    f"FROM stage_{table} ORDER BY {order} ON CONFLICT DO NOTHING"
+                )
+                self.inserted[table] = max(cursor.rowcount, 0)
+            cursor.execute(_SUPPORT_SQL.format(p="%s"), (self.run_id,))
+        return self.inserted
+
+
+def make_loader(dialect: str, dbapi_connection: Any, run_id: int):
+    if dialect == "sqlite":
+        return SqliteLoader(dbapi_connection, run_id)
+    if dialect == "postgresql":
+        return PostgresLoader(dbapi_connection, run_id)
+    raise ValueError(f"no bulk loader for {dialect}")

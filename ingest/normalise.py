@@ -1,0 +1,224 @@
+"""Records to table rows: parse and check constraints, compute stable ids, render statements.
+
+Pure (no database): the loaders in `ingest.loaders` write what `Normaliser.batch` returns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from normbank.constraints import Atom, make_atom, normalise_frame, normalise_text, normalise_value, render_conjunction
+from normbank.errors import InvalidInput
+from normbank.ids import stable_id
+from normbank.labels import Label
+from normbank.scales import Scales
+from normbank.statements import render_statement
+from ingest.records import DimensionEntry, NormRecord, Record, Rejected, SettingEntry
+
+FRAME_CACHE_SIZE = 1 << 17  # distinct conjunctions kept parsed; bounds memory whatever the file size
+
+
+def setting_id(name: str) -> int:
+    return stable_id("setting", name)
+
+
+def behavior_id(name: str) -> int:
+    return stable_id("behavior", name)
+
+
+def atom_id(atom: Atom) -> int:
+    return stable_id("atom", atom.subject.value, atom.kind.value, atom.name, atom.relation.value, atom.value)
+
+
+def dimension_id(subject: str, name: str) -> int:
+    return stable_id("dimension", subject, name)
+
+
+def norm_id(source: str, setting: str | None, behavior: str, label: str, constraints: str, rule_text: str | None) -> int:
+    """Stable across re-imports: the source plus the normalised frame."""
+    return stable_id("norm", source, setting, behavior, label, constraints, rule_text)
+
+
+@dataclass
+class Batch:
+    """Rows for each table, as tuples in the column order of `ingest.loaders.COLUMNS`."""
+
+    setting: list[tuple] = field(default_factory=list)
+    behavior: list[tuple] = field(default_factory=list)
+    role: list[tuple] = field(default_factory=list)
+    setting_behavior: list[tuple] = field(default_factory=list)
+    dimension: list[tuple] = field(default_factory=list)
+    dimension_value: list[tuple] = field(default_factory=list)
+    constraint_atom: list[tuple] = field(default_factory=list)
+    norm: list[tuple] = field(default_factory=list)
+    norm_constraint: list[tuple] = field(default_factory=list)
+    norm_row: list[tuple] = field(default_factory=list)
+    norm_example: list[tuple] = field(default_factory=list)
+    rejected_row: list[tuple] = field(default_factory=list)
+    read: int = 0
+    taxonomy_entries: int = 0
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+
+
+class _BoundedCache(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value):
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+class Normaliser:
+    """Turns one run's records into rows; remembers what it already emitted to keep batches small."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        source_id: int,
+        run_id: int,
+        scales: Scales,
+        reject_frame: Callable[[tuple[Atom, ...]], str | None] | None = None,
+    ):
+        self.source, self.source_id, self.run_id = source, source_id, run_id
+        self.scales = scales
+        self.reject_frame = reject_frame
+        self._frames = _BoundedCache(FRAME_CACHE_SIZE)
+        self._seen_settings: set[int] = set()
+        self._seen_behaviors: set[int] = set()
+        self._seen_atoms: set[int] = set()
+
+    # -- frames ---------------------------------------------------------------------------------
+    def _frame(self, text: str) -> tuple[tuple[Atom, ...], str] | str:
+        """(atoms, canonical text) or the reason the conjunction is rejected."""
+        cached = self._frames.get(text)
+        if cached is not None:
+            return cached
+        try:
+            atoms = normalise_frame(text, self.scales)
+        except InvalidInput as exc:
+            return self._frames.put(text, exc.message)
+        reason = self.reject_frame(atoms) if self.reject_frame else None
+        return self._frames.put(text, reason if reason else (atoms, render_conjunction(atoms)))
+
+    def _setting(self, batch: Batch, name: str) -> int:
+        sid = setting_id(name)
+        if sid not in self._seen_settings:
+            self._seen_settings.add(sid)
+            batch.setting.append((sid, name))
+        return sid
+
+    def _behavior(self, batch: Batch, name: str) -> int:
+        bid = behavior_id(name)
+        if bid not in self._seen_behaviors:
+            self._seen_behaviors.add(bid)
+            batch.behavior.append((bid, name))
+        return bid
+
+    def _atom(self, batch: Batch, atom: Atom) -> int:
+        aid = atom_id(atom)
+        if aid not in self._seen_atoms:
+            self._seen_atoms.add(aid)
+            batch.constraint_atom.append(
+                (aid, atom.subject.value, atom.kind.value, atom.name, atom.relation.value, atom.value, atom.text)
+            )
+        return aid
+
+    @staticmethod
+    def _reject(batch: Batch, row_number: int, raw: str, reason: str, run_id: int, source_id: int) -> None:
+        batch.rejected_row.append((run_id, source_id, row_number, raw, reason))
+        key = reason.split(":")[0]
+        batch.rejected_reasons[key] = batch.rejected_reasons.get(key, 0) + 1
+
+    # -- records --------------------------------------------------------------------------------
+    def _norm(self, batch: Batch, record: NormRecord) -> None:
+        behavior = normalise_text(record.behavior)
+        if not behavior:
+            return self._reject(batch, record.row_number, record.raw, "empty behavior", self.run_id, self.source_id)
+        try:
+            label = Label(record.label).value
+        except ValueError:
+            return self._reject(batch, record.row_number, record.raw, f"bad label {record.label!r}", self.run_id,
+                                self.source_id)
+        if record.atoms is not None:
+            try:
+                atoms = normalise_frame(render_conjunction(record.atoms), self.scales)
+            except InvalidInput as exc:
+                return self._reject(batch, record.row_number, record.raw, exc.message, self.run_id, self.source_id)
+            frame: tuple[tuple[Atom, ...], str] | str = (atoms, render_conjunction(atoms))
+        else:
+            frame = self._frame(record.constraints or "")
+        if isinstance(frame, str):
+            return self._reject(batch, record.row_number, record.raw, frame, self.run_id, self.source_id)
+        atoms, canonical = frame
+        setting = normalise_text(record.setting) if record.setting else None
+        sid = self._setting(batch, setting) if setting else None
+        bid = self._behavior(batch, behavior)
+        nid = norm_id(self.source, setting, behavior, label, canonical, record.rule_text)
+        batch.norm.append((
+            nid, self.source_id, self.run_id, sid, bid, label, canonical,
+            render_statement(setting, behavior, label, atoms), record.rule_text, record.culture, record.category,
+            record.split, record.annotator, record.agreement, 1, record.row_number,
+            json.dumps(record.extra, ensure_ascii=False) if record.extra else None,
+        ))
+        for atom in atoms:
+            batch.norm_constraint.append((nid, self._atom(batch, atom)))
+        batch.norm_row.append((nid, record.row_number, self.run_id))
+        for i, example in enumerate(record.examples):
+            batch.norm_example.append((
+                stable_id("example", nid, record.row_number, i), nid, self.source_id, self.run_id, record.row_number,
+                example.polarity, example.situation, example.dialogue,
+                json.dumps(example.extra, ensure_ascii=False) if example.extra else None,
+            ))
+
+    def _setting_entry(self, batch: Batch, entry: SettingEntry) -> None:
+        name = normalise_text(entry.name)
+        sid = self._setting(batch, name)
+        for role in entry.roles:
+            role = normalise_value(role)
+            if role:
+                batch.role.append((stable_id("role", sid, role), sid, role))
+        for behavior in entry.behaviors:
+            behavior = normalise_text(behavior)
+            if behavior:
+                batch.setting_behavior.append((sid, self._behavior(batch, behavior)))
+
+    def _dimension_entry(self, batch: Batch, entry: DimensionEntry) -> None:
+        subject, name = entry.subject, normalise_text(entry.name)
+        # Validate the name as an atom would use it, so every dimension can be constrained on.
+        kind = "environment" if subject == "environment" else "attribute"
+        make_atom(subject, kind, name, "eq", "x")
+        did = dimension_id(subject, name)
+        scales = self.scales.extended(name, entry.values) if entry.ordered else self.scales
+        batch.dimension.append((did, subject, name, entry.ordered))
+        for value in entry.values:
+            value = normalise_value(value)
+            if value:
+                rank = scales.rank(name, value) if entry.ordered else None
+                batch.dimension_value.append((stable_id("dimension value", did, value), did, value, rank))
+
+    def batch(self, records: Iterable[Record]) -> Batch:
+        batch = Batch()
+        for record in records:
+            batch.read += 1
+            if isinstance(record, NormRecord):
+                self._norm(batch, record)
+            elif isinstance(record, Rejected):
+                self._reject(batch, record.row_number, record.raw, record.reason, self.run_id, self.source_id)
+            elif isinstance(record, SettingEntry):
+                self._setting_entry(batch, record)
+            elif isinstance(record, DimensionEntry):
+                self._dimension_entry(batch, record)
+            else:  # pragma: no cover - a reader bug
+                raise TypeError(f"readers yield records, not {type(record).__name__}")
+        batch.taxonomy_entries = sum(
+            len(rows) for rows in (batch.setting, batch.role, batch.behavior, batch.dimension, batch.dimension_value)
+        )
+        return batch

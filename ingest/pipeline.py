@@ -1,0 +1,170 @@
+"""The import pipeline: reader -> normaliser -> bulk loader, one import run per invocation.
+
+A run commits whole or leaves no trace: everything, including the `import_run` row, is written in one
+transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: one transaction holding an advisory lock so imports
+queue). A run that fails with an error is rolled back and then recorded as `failed` with its error; a
+killed process leaves nothing, and running the import again completes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from ingest.loaders import TAXONOMY_TABLES, make_loader
+from ingest.normalise import Normaliser
+from ingest.readers import Reader, get_reader
+from ingest.records import ImportReport, Record
+from schema.models import ImportRun, Source
+from schema.queries import COMMITTED, load_scales
+
+BATCH_SIZE = 5000
+_IMPORT_LOCK = 0x6E6F726D  # pg_advisory_xact_lock key shared by every import ("norm")
+
+
+def content_sha256(path: Path) -> str:
+    """The file's sha256, or for a directory the hash of its files' relative paths and contents."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with file.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _upsert_source(conn: Connection, name: str, reader: Reader, sha: str) -> int:
+    source_id = conn.execute(select(Source.id).where(Source.name == name)).scalar()
+    values = {"kind": reader.format, "licence": reader.licence, "url": reader.url, "sha256": sha}
+    if source_id is None:
+        return conn.execute(insert(Source).values(name=name, created_at=_now(), **values).returning(Source.id)).scalar_one()
+    conn.execute(update(Source).where(Source.id == source_id).values(**values))
+    return source_id
+
+
+def _begin(conn: Connection) -> Any:
+    """Open the run's transaction on the raw DBAPI connection; returns that connection."""
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite":
+        raw.isolation_level = None  # we issue BEGIN IMMEDIATE ourselves: take the write lock up front
+        raw.execute("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
+    return raw
+
+
+def _record_failure(engine: Engine, reader: Reader, source: str, path: Path, sha: str, error: str, seconds: float) -> None:
+    with engine.begin() as conn:
+        source_id = _upsert_source(conn, source, reader, sha)
+        conn.execute(insert(ImportRun).values(
+            source_id=source_id, format=reader.format, path=str(path), sha256=sha, status="failed",
+            started_at=_now(), finished_at=_now(), seconds=seconds, error=error[:2000],
+        ))
+
+
+def run_import(
+    *,
+    engine: Engine,
+    format: str,
+    path: str | Path,
+    source: str | None = None,
+    dry_run: bool = False,
+    progress: bool = False,
+    batch_size: int = BATCH_SIZE,
+) -> ImportReport:
+    """Import one corpus file or directory; returns what was read, loaded, collapsed and rejected."""
+    reader = get_reader(format)
+    path = Path(path)
+    reader.check(path)
+    source_name = source or reader.default_source
+    report = ImportReport(source=source_name, format=reader.format, dry_run=dry_run)
+    started = time.perf_counter()
+    sha = content_sha256(path)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=reader.estimate(path), unit=" rows", desc=f"ingest {reader.format}", file=sys.stderr,
+                   dynamic_ncols=True, mininterval=0.5)
+    try:
+        with engine.connect() as conn:
+            raw = _begin(conn)
+            try:
+                scales = load_scales(conn)
+                source_id = _upsert_source(conn, source_name, reader, sha)
+                run_id = conn.execute(insert(ImportRun).values(
+                    source_id=source_id, format=reader.format, path=str(path), sha256=sha, status="running",
+                    started_at=_now(),
+                ).returning(ImportRun.id)).scalar_one()
+                normaliser = Normaliser(
+                    source=source_name, source_id=source_id, run_id=run_id, scales=scales,
+                    reject_frame=getattr(reader.module, "reject_frame", None),
+                )
+                loader = make_loader(conn.dialect.name, raw, run_id)
+                for records in _batches(reader.read(path), batch_size):
+                    batch = normaliser.batch(records)
+                    loader.load(batch)
+                    # A taxonomy run counts entries (settings, roles, behaviours, dimensions, values).
+                    report.read += batch.taxonomy_entries if reader.taxonomy else batch.read
+                    report.rejected += len(batch.rejected_row)
+                    for reason, n in batch.rejected_reasons.items():
+                        report.rejected_reasons[reason] = report.rejected_reasons.get(reason, 0) + n
+                    if bar is not None:
+                        bar.update(batch.read)
+                inserted = loader.finish()
+                if reader.taxonomy:
+                    report.loaded = sum(inserted[t] for t in TAXONOMY_TABLES)
+                    report.duplicates = report.read - report.loaded
+                else:
+                    report.loaded = int(conn.exec_driver_sql(
+                        "SELECT count(*) FROM norm WHERE import_run_id = " + str(int(run_id))
+                    ).scalar())
+                    report.duplicates = report.read - report.rejected - report.loaded
+                report.seconds = time.perf_counter() - started
+                conn.execute(update(ImportRun).where(ImportRun.id == run_id).values(
+                    status=COMMITTED, finished_at=_now(), read=report.read, loaded=report.loaded,
+                    duplicates=report.duplicates, rejected=report.rejected, seconds=report.seconds,
+                ))
+                report.run_id = run_id
+                if dry_run:
+                    conn.rollback()
+                else:
+                    conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                if conn.dialect.name == "sqlite":
+                    raw.isolation_level = ""
+    except Exception as exc:
+        if not dry_run:
+            try:
+                _record_failure(engine, reader, source_name, path, sha, f"{type(exc).__name__}: {exc}",
+                                time.perf_counter() - started)
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return report

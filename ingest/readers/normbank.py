@@ -1,0 +1,94 @@
+"""NormBank.csv (Ziems et al., ACL 2023): one norm frame per row.
+
+Columns used: `setting`, `behavior`, `constraints`, `norm` (required); `label`, `split`, `worker_id`
+(optional; other columns of the extended exports are ignored). Each data row yields::
+
+    NormRecord(row_number=1, raw="restaurant,drink alcohol,...", setting="restaurant",
+               behavior="drink alcohol", label="taboo",
+               constraints="[PERSON]'s role is 'customer' [AND] [PERSON]'s age bracket is less than 'young adult'",
+               split="train", annotator=None)
+
+or `Rejected(row_number, raw, reason)` for an empty behaviour or a bad label. Constraint text is parsed,
+checked for contradictions and normalised by the pipeline, which also applies `reject_frame` below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from normbank.constraints import Atom, Kind, Relation, Subject
+from normbank.labels import NORMBANK_LABEL_NUMBER, Label
+from ingest.readers.csvutil import check_columns, count_records, raw_line, rows
+from ingest.records import NormRecord, Record, Rejected
+
+CORPUS = "normbank"
+TITLE = "NormBank (Ziems et al., ACL 2023)"
+LICENSE = "CC BY-SA 4.0"
+SOURCE_URL = "https://github.com/SALT-NLP/normbank"
+DEFAULT_SOURCE = "normbank"
+
+REQUIRED_COLUMNS = ("setting", "behavior", "constraints", "norm")
+
+# The NormBank authors dropped frames about being alive: every person in a scene is, so the frame
+# says nothing about the norm (CORPORA.md).
+DROPPED_ATOMS = {
+    Atom(Subject.PERSON, Kind.ATTRIBUTE, "condition or state", Relation.EQ, "alive"):
+        "frames about 'condition or state is alive' were dropped by the NormBank authors (always true of a person)",
+}
+
+
+def check(path: Path) -> None:
+    check_columns(path, REQUIRED_COLUMNS)
+
+
+def estimate(path: Path) -> int | None:
+    return count_records(path)
+
+
+def reject_frame(atoms: tuple[Atom, ...]) -> str | None:
+    """Why a parsed frame is dropped by this corpus's filter rules, or None."""
+    for atom in atoms:
+        reason = DROPPED_ATOMS.get(atom)
+        if reason:
+            return reason
+    return None
+
+
+def read(path: Path) -> Iterator[Record]:
+    check(path)
+    index: dict[str, int] | None = None
+    for number, header, fields in rows(path):
+        if index is None:
+            index = {name: i for i, name in enumerate(header)}
+        get = lambda column: fields[index[column]] if column in index and index[column] < len(fields) else ""  # noqa: E731
+        if len(fields) < len(header):
+            yield Rejected(number, raw_line(fields), f"row has {len(fields)} fields, the header has {len(header)}")
+            continue
+        behavior = get("behavior").strip()
+        if not behavior:
+            yield Rejected(number, raw_line(fields), "empty behavior")
+            continue
+        norm = get("norm").strip().lower()
+        try:
+            label = Label(norm)
+        except ValueError:
+            yield Rejected(number, raw_line(fields), f"bad norm {norm!r}: expected one of expected, normal, taboo")
+            continue
+        number_label = get("label").strip()
+        if number_label and number_label != NORMBANK_LABEL_NUMBER[label]:
+            yield Rejected(
+                number, raw_line(fields),
+                f"label {number_label!r} does not match norm {norm!r} (expected 2, normal 1, taboo 0)",
+            )
+            continue
+        yield NormRecord(
+            row_number=number,
+            raw=raw_line(fields),
+            setting=get("setting").strip() or None,
+            behavior=behavior,
+            label=label.value,
+            constraints=get("constraints"),
+            split=get("split").strip() or None,
+            annotator=get("worker_id").strip() or None,
+        )

@@ -1,0 +1,182 @@
+"""The NormBank.csv reader and the pipeline, on hand-written fixtures in the exact format, on both databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from ingest.pipeline import run_import
+from normbank.cli import sample_corpus_path
+from normbank.errors import MissingColumns
+from schema.models import ConstraintAtom, ImportRun, Norm, NormConstraint, NormRow, RejectedRow, Source
+from schema.queries import stats
+from tests.conftest import FIXTURES
+
+NOISE = FIXTURES / "normbank" / "noise.csv"
+
+# Row number -> canonical constraints of the norm that row loads into.
+LOADED = {
+    1: "[PERSON]'s role is 'customer'",
+    2: "[PERSON]'s age bracket is less than 'young adult' [AND] [PERSON]'s role is 'customer'",
+    3: "[PERSON]'s role is 'server'",
+    **{n: "[PERSON]'s age bracket is less than 'teen'" for n in (4, 5, 6, 7, 8)},
+    **{n: "[PERSON]'s age bracket is less than or equal to 'teen'" for n in (9, 10)},
+    **{n: "[PERSON]'s age bracket is greater than or equal to 'young adult'" for n in (11, 12, 13)},
+    14: "[PERSON]'s role is 'customer'",
+    15: "[PERSON]'s age bracket is 'teen'",
+    16: "time of day is 'late night'",
+    17: "[OTHER]'s role is 'server'",
+    26: "",
+    27: "[PERSON]'s role is 'customer' [AND] time of day is 'noon'",
+    28: "[PERSON]'s role is 'customer' [AND] time of day is 'noon'",
+    29: "[PERSON]'s role is 'customer'",
+}
+# Row number -> a fragment of the rejection reason.
+REJECTED = {
+    18: "role holds one value but the frame requires both 'driver' and 'passenger'",
+    19: "noise cannot both be 'loud' and not be 'loud'",
+    20: "age bracket cannot be both",
+    21: "no relation",
+    22: "empty behavior",
+    23: "bad norm 'okay'",
+    24: "label '2' does not match norm 'taboo'",
+    25: "condition or state is alive",
+    30: "unknown relation 'is kinda'",
+    31: "empty value",
+}
+
+
+def _import(engine, path=NOISE, **kw):
+    return run_import(engine=engine, format="normbank", path=path, **kw)
+
+
+def test_noise_fixture_loads_what_normalises_and_rejects_the_rest_with_reasons(engine):
+    report = _import(engine)
+    assert report.read == 31
+    assert report.rejected == len(REJECTED)
+    distinct_norms = len({(n, c) for n, c in _norm_keys().items()})
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(NormRow.row_number, Norm.constraints, Norm.label)
+            .join(Norm, Norm.id == NormRow.norm_id)
+        ).all()
+        loaded = {row: constraints for row, constraints, _label in rows}
+        assert loaded == LOADED
+        rejected = {r.row_number: r for r in conn.execute(select(RejectedRow)).all()}
+        assert set(rejected) == set(REJECTED)
+        for number, fragment in REJECTED.items():
+            assert fragment in rejected[number].reason, (number, rejected[number].reason)
+            assert rejected[number].raw.startswith("restaurant,")
+        norms = conn.execute(select(func.count()).select_from(Norm)).scalar()
+    assert report.loaded == norms == distinct_norms
+    assert report.duplicates == report.read - report.rejected - report.loaded
+
+
+def _norm_keys():
+    """(behaviour, label) per loaded row, as the fixture states them after normalisation."""
+    behaviors = {1: "drink alcohol", 2: "drink alcohol", 3: "drink alcohol", **{n: "leave a tip" for n in range(4, 9)},
+                 **{n: "order food" for n in range(9, 14)}, 14: "ask for the bill", 15: "ask for the bill",
+                 16: "ask for the bill", 17: "ask for the bill", 26: "drink water", 27: "drink water",
+                 28: "drink water", 29: "drink water"}
+    return {(behaviors[n], LOADED[n]): None for n in LOADED}
+
+
+def test_mixed_case_and_fallback_rows_normalise_behaviour_and_setting(engine):
+    _import(engine)
+    with engine.connect() as conn:
+        norm = conn.execute(
+            select(Norm).join(NormRow, NormRow.norm_id == Norm.id).where(NormRow.row_number == 14)
+        ).one()
+        assert norm.label == "expected"
+        assert norm.statement == 'In a restaurant, "ask for the bill" is expected when the person is a customer.'
+        atoms = conn.execute(
+            select(ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name, ConstraintAtom.relation,
+                   ConstraintAtom.value)
+            .join(NormConstraint, NormConstraint.atom_id == ConstraintAtom.id)
+            .where(NormConstraint.norm_id == norm.id)
+        ).all()
+        assert atoms == [("person", "role", "role", "eq", "customer")]
+
+
+def test_identical_frames_collapse_with_support_and_traceable_rows(engine):
+    _import(engine)
+    with engine.connect() as conn:
+        norm = conn.execute(
+            select(Norm).where(Norm.constraints == "[PERSON]'s age bracket is less than 'teen'")
+        ).one()
+        assert norm.support == 5
+        assert norm.row_number == 4  # the first source row
+        rows = conn.execute(select(NormRow.row_number).where(NormRow.norm_id == norm.id).order_by(NormRow.row_number))
+        assert [r for (r,) in rows] == [4, 5, 6, 7, 8]
+        reordered = conn.execute(
+            select(Norm).where(Norm.constraints == "[PERSON]'s role is 'customer' [AND] time of day is 'noon'")
+        ).one()
+        assert reordered.support == 2
+
+
+def test_reimport_adds_nothing_and_changes_no_support(engine):
+    first = _import(engine)
+    with engine.connect() as conn:
+        before = stats(conn), dict(conn.execute(select(Norm.id, Norm.support)).all())
+    second = _import(engine)
+    with engine.connect() as conn:
+        after = stats(conn), dict(conn.execute(select(Norm.id, Norm.support)).all())
+        runs = conn.execute(select(ImportRun.status, ImportRun.loaded).order_by(ImportRun.id)).all()
+    assert before == after
+    assert second.loaded == 0 and second.read == first.read
+    assert second.duplicates == first.read - first.rejected
+    assert runs == [("committed", first.loaded), ("committed", 0)]
+
+
+def test_norm_ids_are_stable_across_databases_and_reimports(engine, tmp_path):
+    from schema.engine import make_engine
+    from schema.migrate import upgrade
+
+    _import(engine)
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    upgrade(other)
+    _import(other)
+    with engine.connect() as a, other.connect() as b:
+        assert set(a.execute(select(Norm.id)).scalars()) == set(b.execute(select(Norm.id)).scalars())
+    other.dispose()
+
+
+def test_dry_run_counts_but_writes_nothing(engine):
+    report = _import(engine, dry_run=True)
+    assert report.loaded > 0 and report.rejected == len(REJECTED)
+    with engine.connect() as conn:
+        assert stats(conn)["norms"] == 0
+        assert conn.execute(select(func.count()).select_from(ImportRun)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(Source)).scalar() == 0
+
+
+def test_sample_corpus_loads_cleanly_and_is_non_monotonic(engine):
+    report = _import(engine, path=sample_corpus_path(), source="normbank-sample")
+    assert report.rejected == 0
+    assert report.read >= 150
+    with engine.connect() as conn:
+        settings = conn.execute(select(func.count(func.distinct(Norm.setting_id)))).scalar()
+        assert settings >= 8
+        # The same setting and behaviour with different labels under different constraints.
+        flips = conn.execute(
+            select(Norm.setting_id, Norm.behavior_id).group_by(Norm.setting_id, Norm.behavior_id)
+            .having(func.count(func.distinct(Norm.label)) > 1)
+        ).all()
+        assert len(flips) >= 10
+
+
+def test_missing_columns_are_named(tmp_path, engine):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("setting,behavior,norm\nrestaurant,eat,normal\n", encoding="utf-8")
+    with pytest.raises(MissingColumns) as info:
+        _import(engine, path=bad)
+    assert "constraints" in info.value.message
+    with engine.connect() as conn:
+        assert stats(conn)["sources"] == 0
+
+
+def test_provenance_points_at_source_and_row(engine):
+    _import(engine, source="noise-fixture")
+    with engine.connect() as conn:
+        rows = conn.execute(select(Source.name, Source.licence, Norm.row_number).join(Norm, Norm.source_id == Source.id)).all()
+    assert rows and all(name == "noise-fixture" and licence == "CC BY-SA 4.0" and row >= 1 for name, licence, row in rows)
