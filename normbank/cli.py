@@ -1,0 +1,224 @@
+"""The `normbank` command: the composition root. It imports `schema`, `ingest` and `api` lazily, inside
+the commands, so `normbank --help` stays fast and the pure domain never depends on them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from normbank.config import Settings, get_settings
+from normbank.errors import DatabaseUnavailable, NormbankError
+
+SAMPLE_CORPUS = "sample_normbank.csv"
+
+
+def sample_corpus_path() -> Path:
+    """The sample corpus shipped inside the package (NormBank.csv format)."""
+    return Path(str(resources.files("normbank") / "data" / SAMPLE_CORPUS))
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _settings(args: argparse.Namespace) -> Settings:
+    return get_settings(database_url=getattr(args, "database", None))
+
+
+def _engine(args: argparse.Namespace, *, create: bool = False):
+    """An engine on the configured database, checked reachable and at the current schema revision."""
+    from sqlalchemy.exc import OperationalError
+
+    from schema.engine import check_connection, make_engine, redact
+    from schema.migrate import current_revision, head_revision, upgrade
+
+    settings = _settings(args)
+    url = settings.resolved_database_url
+    engine = make_engine(url)
+    check_connection(engine)
+    try:
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot read the database at {redact(url)}: {exc.orig}") from None
+    if revision != head_revision():
+        if create or revision is None and getattr(args, "auto_init", False):
+            upgrade(engine)
+        else:
+            state = "is empty" if revision is None else f"is at schema revision {revision}"
+            raise NormbankError(f"the database at {redact(url)} {state}; run `normbank init` first")
+    return engine
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=None if isinstance(data, dict) and len(data) < 12 else 2))
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    cells = [list(map(str, header))] + [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# -- commands -----------------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    from schema.engine import redact
+
+    engine = _engine(args, create=True)
+    print(f"database ready at {redact(str(engine.url))}")
+    if args.sample:
+        from ingest.pipeline import run_import
+
+        report = run_import(engine=engine, format="normbank", path=sample_corpus_path(), source="normbank-sample",
+                            progress=_progress(args))
+        print(f"sample corpus: read {report.read}, loaded {report.loaded} new norms, "
+              f"{report.duplicates} duplicates, {report.rejected} rejected")
+    return 0
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    choice = getattr(args, "progress", None)
+    return sys.stderr.isatty() if choice is None else choice
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.pipeline import run_import
+    from ingest.readers import get_reader
+
+    reader = get_reader(args.format)  # unknown formats fail before touching the database
+    reader.check(Path(args.path))
+    args.auto_init = True
+    engine = _engine(args)
+    report = run_import(engine=engine, format=args.format, path=args.path, source=args.source,
+                        dry_run=args.dry_run, progress=_progress(args) and not args.json)
+    if args.json:
+        _print_json(report.to_json())
+        return 0
+    verb = "would load" if args.dry_run else "loaded"
+    unit = "taxonomy entries" if reader.taxonomy else "norms"
+    print(f"{report.source}: read {report.read}, {verb} {report.loaded} new {unit}, "
+          f"{report.duplicates} duplicates, {report.rejected} rejected in {report.seconds:.2f}s"
+          + (" (dry run: nothing written)" if args.dry_run else ""))
+    for reason, n in sorted(report.rejected_reasons.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"  rejected {n:>6}  {reason}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from schema.queries import stats
+
+    with _engine(args).connect() as conn:
+        data = stats(conn)
+    if args.json:
+        _print_json(data)
+    else:
+        print(_table(list(data.items()), ("what", "count")))
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from schema.queries import sources
+
+    with _engine(args).connect() as conn:
+        data = sources(conn)
+    if args.json:
+        _print_json(data)
+        return 0
+    rows = [
+        (s["name"], s["format"], s["licence"], s["norms"],
+         (s["last_import"] or {}).get("status"), (s["last_import"] or {}).get("finished_at"))
+        for s in data
+    ]
+    print(_table(rows, ("source", "format", "licence", "norms", "last import", "finished")) if rows else "no sources yet")
+    return 0
+
+
+def cmd_formats(args: argparse.Namespace) -> int:
+    from ingest.readers import READERS
+
+    rows = [(r.format, r.title, r.licence) for r in READERS.values()]
+    if args.json:
+        _print_json([{"format": f, "title": t, "licence": lic} for f, t, lic in rows])
+    else:
+        print(_table(rows, ("format", "corpus", "licence")))
+    return 0
+
+
+def cmd_frames(args: argparse.Namespace) -> int:
+    """A few frames, to see what is in the bank."""
+    from sqlalchemy import select
+
+    from schema.models import Norm
+
+    with _engine(args).connect() as conn:
+        rows = conn.execute(select(Norm.statement, Norm.support).order_by(Norm.row_number, Norm.id).limit(args.limit)).all()
+    for statement, support in rows:
+        print(f"[{support}] {statement}")
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database", metavar="URL", default=argparse.SUPPRESS,
+                        help="database URL (default: $NORMBANK_DATABASE_URL, else a SQLite file in $NORMBANK_DATA_DIR)")
+
+    parser = argparse.ArgumentParser(prog="normbank", description="Situational social norms as a service.",
+                                     parents=[common])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__import__('normbank').__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("init", cmd_init, "create the database or upgrade it to the current schema")
+    p.add_argument("--sample", action="store_true", help="also load the sample corpus shipped with normbank")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+
+    from ingest.readers import READERS
+
+    p = command("ingest", cmd_ingest, "import a corpus file or directory")
+    p.add_argument("format", metavar="FORMAT", help=f"one of: {', '.join(READERS)}")
+    p.add_argument("path", metavar="PATH", help="the corpus file or directory")
+    p.add_argument("--source", help="source name to record (default: the format's usual name)")
+    p.add_argument("--dry-run", action="store_true", help="read, check and count everything, then roll back")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the counts")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
+
+    p = command("stats", cmd_stats, "count what the bank holds")
+    p.add_argument("--json", action="store_true")
+
+    p = command("sources", cmd_sources, "list imported sources and their last import")
+    p.add_argument("--json", action="store_true")
+
+    p = command("formats", cmd_formats, "list the corpus formats `ingest` reads")
+    p.add_argument("--json", action="store_true")
+
+    p = command("frames", cmd_frames, "print a few frames as statements")
+    p.add_argument("--limit", type=int, default=10)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing downloads weights at run time
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NormbankError as exc:
+        print(f"normbank: error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("normbank: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
