@@ -93,7 +93,7 @@ class Normaliser:
         self._frames = _BoundedCache(FRAME_CACHE_SIZE)
         self._seen_settings: set[int] = set()
         self._seen_behaviors: set[int] = set()
-        self._seen_atoms: set[int] = set()
+        self._seen_atoms: dict[Atom, int] = {}  # bounded by the distinct atoms, not the rows
 
     # -- frames ---------------------------------------------------------------------------------
     def _frame(self, text: str) -> tuple[tuple[Atom, ...], str] | str:
@@ -123,9 +123,9 @@ class Normaliser:
         return bid
 
     def _atom(self, batch: Batch, atom: Atom) -> int:
-        aid = atom_id(atom)
-        if aid not in self._seen_atoms:
-            self._seen_atoms.add(aid)
+        aid = self._seen_atoms.get(atom)
+        if aid is None:
+            aid = self._seen_atoms[atom] = atom_id(atom)
             batch.constraint_atom.append(
                 (aid, atom.subject.value, atom.kind.value, atom.name, atom.relation.value, atom.value, atom.text)
             )

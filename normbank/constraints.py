@@ -99,6 +99,7 @@ _CATEGORIES: dict[str, tuple[Subject, Kind | None]] = {
 }
 _CATEGORY_TOKENS = {text: text.split(" ") for text in _CATEGORIES}
 _CATEGORY_MIN_RATIO = 0.8
+_CATEGORY_STARTS = ("the ", "some ", "teh ", "som ")
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'", "´": "'",
                          "“": '"', "”": '"', "„": '"', "\u00a0": " "})
@@ -192,6 +193,8 @@ def render_conjunction(atoms: Iterable[Atom]) -> str:
 
 def _match_category(text: str) -> tuple[tuple[Subject, Kind | None], str] | None:
     """The fallback form: a (possibly misspelt) category text from the annotation interface."""
+    if not text.startswith(_CATEGORY_STARTS):
+        return None  # every category text starts with 'the' or 'some': skip the fuzzy match
     tokens = text.split(" ")
     best: tuple[float, str, int] | None = None
     for category, cat_tokens in _CATEGORY_TOKENS.items():
