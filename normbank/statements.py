@@ -38,8 +38,14 @@ def atom_phrase(atom: Atom) -> str:
     return f"{owner} {atom.name} {relation} '{atom.value}'"
 
 
+_SUBJECT_ORDER = {Subject.PERSON: 0, Subject.OTHER: 1, Subject.ENVIRONMENT: 2}
+_KIND_ORDER = {Kind.ROLE: 0, Kind.ATTRIBUTE: 1, Kind.BEHAVIOR: 2, Kind.ENVIRONMENT: 3}
+
+
 def conditions_phrase(atoms: Iterable[Atom]) -> str:
-    return " and ".join(atom_phrase(a) for a in atoms)
+    """Conditions joined by "and": who first (role, attributes, what else they do), then the place."""
+    ordered = sorted(atoms, key=lambda a: (_SUBJECT_ORDER[a.subject], _KIND_ORDER[a.kind], a.name, a.value))
+    return " and ".join(atom_phrase(a) for a in ordered)
 
 
 def render_statement(setting: str | None, behavior: str, label: str, atoms: Iterable[Atom]) -> str:

@@ -1,0 +1,404 @@
+"""Which norms apply: three-valued, non-monotonic evaluation of frames against a context.
+
+Semantics (ARCHITECTURE.md, "Reasoning"):
+
+* An atom is TRUE, FALSE or UNKNOWN against a context: UNKNOWN when the context says nothing about its
+  dimension, or when an ordinal comparison meets values that are not on one scale (and not numbers).
+  A dimension the context gives is described completely by the given values. Single-valued dimensions
+  (roles, age bracket, gender, time of day, and any dimension we do not know to be multi-valued) compare
+  by equality after normalisation (scale values of equal rank are equal); several values given for one
+  of them are candidates, so an atom only some of them satisfy is UNKNOWN. Multi-valued dimensions
+  (concurrent behaviours, condition or state, ...) are sets: `is 'x'` is TRUE when x is among the given
+  values and FALSE otherwise. Facts are per dimension, so adding one never turns a FALSE atom TRUE.
+* A frame is FALSE if any atom is FALSE, TRUE if all are TRUE (the empty frame is TRUE), else UNKNOWN.
+* For one (setting, behaviour): a TRUE frame is overridden by a TRUE frame whose atoms are a strict
+  superset of its own (the more specific frame wins). The verdict is the label distribution over the
+  maximal TRUE frames, weighted by support; confidence is the top label's share; the answer is
+  `contested` when the top two labels' shares differ by at most CONTESTED_MARGIN. Ties go to the label
+  earlier in VERDICT_PRECEDENCE (a warning is the safer answer for an agent).
+* Conditions are the UNKNOWN frames grouped by label with their unknown atoms; defeaters are those
+  UNKNOWN frames that are strictly more specific than a winning frame and carry another label: what
+  would change the verdict.
+* Status: `applies` (some frame TRUE), `conditional` (only UNKNOWN frames), `excluded` (every frame
+  FALSE), `unknown` (no frame at all).
+
+Frames of a setting are compiled once (`CompiledFrames`): atoms become integer ids with their scale ranks
+and numbers precomputed, so a query never re-parses constraint text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Iterable, Sequence
+
+from normbank.constraints import ORDINAL_RELATIONS, Atom, Relation
+from normbank.context import Context, DimensionKey, is_multi_valued
+from normbank.labels import LABEL_PHRASE, LABELS, Label
+from normbank.scales import DEFAULT_SCALES, Scales, as_number
+from normbank.statements import conditions_phrase
+
+CONTESTED_MARGIN = 0.2  # top two labels within 20 points of share: e.g. 1 vs 1, 3 vs 2 are contested; 3 vs 1 is not
+VERDICT_PRECEDENCE = (Label.TABOO, Label.EXPECTED, Label.NORMAL)
+
+
+class State(StrEnum):
+    TRUE = "true"
+    FALSE = "false"
+    UNKNOWN = "unknown"
+
+
+class Status(StrEnum):
+    APPLIES = "applies"
+    CONDITIONAL = "conditional"
+    EXCLUDED = "excluded"
+    UNKNOWN = "unknown"
+
+
+STATUS_ORDER = {Status.APPLIES: 0, Status.CONDITIONAL: 1, Status.EXCLUDED: 2, Status.UNKNOWN: 3}
+_F, _T, _U = 0, 1, 2
+_STATE = {_F: State.FALSE, _T: State.TRUE, _U: State.UNKNOWN}
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A norm frame as the reasoner sees it, with the provenance answers cite."""
+
+    id: int
+    behavior: str
+    label: str
+    atoms: tuple[Atom, ...]
+    support: int = 1
+    source: str | None = None
+    licence: str | None = None
+    row_number: int | None = None
+    statement: str | None = None
+
+
+# -- atoms against facts ----------------------------------------------------------------------------
+def _point(scales: Scales, name: str, value: str) -> tuple[int | None, float | None]:
+    return scales.rank(name, value), as_number(value)
+
+
+def _compare(relation: Relation, a: float, b: float) -> int:
+    if relation is Relation.LT:
+        ok = a < b
+    elif relation is Relation.LE:
+        ok = a <= b
+    elif relation is Relation.GT:
+        ok = a > b
+    else:
+        ok = a >= b
+    return _T if ok else _F
+
+
+@dataclass(slots=True)
+class _Fact:
+    values: tuple[str, ...]
+    ranks: tuple[int | None, ...]
+    numbers: tuple[float | None, ...]
+    multi: bool
+
+
+def _evaluate(relation: Relation, value: str, rank: int | None, number: float | None, fact: _Fact) -> int:
+    """One atom against the given values of its dimension (see the module docstring)."""
+    if relation in ORDINAL_RELATIONS:
+        if fact.multi:
+            return _U
+        outcomes = set()
+        for given_rank, given_number in zip(fact.ranks, fact.numbers):
+            if rank is not None and given_rank is not None:
+                outcomes.add(_compare(relation, given_rank, rank))
+            elif number is not None and given_number is not None:
+                outcomes.add(_compare(relation, given_number, number))
+            else:
+                return _U  # incomparable values
+        return outcomes.pop() if len(outcomes) == 1 else _U
+    hits = [given == value or (rank is not None and given_rank == rank)
+            for given, given_rank in zip(fact.values, fact.ranks)]
+    if fact.multi:
+        hit = any(hits)  # the person has every given value
+    elif all(hits):
+        hit = True
+    elif not any(hits):
+        hit = False
+    else:
+        return _U  # several candidate values for a single-valued dimension, and only some match
+    if relation is Relation.EQ:
+        return _T if hit else _F
+    return _F if hit else _T
+
+
+# -- compiled frames ---------------------------------------------------------------------------------
+class CompiledFrames:
+    """The frames of one setting, compiled for fast repeated evaluation."""
+
+    def __init__(self, frames: Iterable[Frame], scales: Scales = DEFAULT_SCALES, *, setting: str | None = None):
+        self.setting = setting
+        self.scales = scales
+        self.frames: list[Frame] = []
+        self.atoms: list[Atom] = []
+        self.atom_texts: list[str] = []
+        self._atom_ids: dict[Atom, int] = {}
+        self._atom_eval: list[tuple[Relation, str, int | None, float | None]] = []
+        self.atoms_by_dimension: dict[DimensionKey, list[int]] = {}
+        self.frame_atoms: list[tuple[int, ...]] = []
+        self.frame_sets: list[frozenset[int]] = []
+        self.by_behavior: dict[str, list[int]] = {}
+        for frame in frames:
+            index = len(self.frames)
+            self.frames.append(frame)
+            ids = tuple(self._atom_id(a) for a in frame.atoms)
+            self.frame_atoms.append(ids)
+            self.frame_sets.append(frozenset(ids))
+            self.by_behavior.setdefault(frame.behavior, []).append(index)
+        self.dimensions = frozenset(self.atoms_by_dimension)
+
+    def _atom_id(self, atom: Atom) -> int:
+        aid = self._atom_ids.get(atom)
+        if aid is None:
+            aid = len(self.atoms)
+            self._atom_ids[atom] = aid
+            self.atoms.append(atom)
+            self.atom_texts.append(atom.text)
+            rank, number = _point(self.scales, atom.name, atom.value)
+            self._atom_eval.append((atom.relation, atom.value, rank, number))
+            self.atoms_by_dimension.setdefault(atom.dimension, []).append(aid)
+        return aid
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def behaviors(self) -> list[str]:
+        return list(self.by_behavior)
+
+    # ---- evaluation
+    def facts(self, context: Context) -> dict[DimensionKey, _Fact]:
+        out = {}
+        for key, values in context.facts().items():
+            name = key[2]
+            ranks = tuple(self.scales.rank(name, v) for v in values)
+            numbers = tuple(as_number(v) for v in values)
+            out[key] = _Fact(values, ranks, numbers, is_multi_valued(key[1], name))
+        return out
+
+    def atom_states(self, facts: dict[DimensionKey, _Fact], atom_ids: Iterable[int] | None = None) -> list[int]:
+        """The state of every atom (or of `atom_ids` only; the rest stay UNKNOWN)."""
+        states = [_U] * len(self.atoms)
+        wanted = None if atom_ids is None else set(atom_ids)
+        for key, fact in facts.items():
+            for aid in self.atoms_by_dimension.get(key, ()):
+                if wanted is None or aid in wanted:
+                    relation, value, rank, number = self._atom_eval[aid]
+                    states[aid] = _evaluate(relation, value, rank, number, fact)
+        return states
+
+    def frame_state(self, index: int, states: Sequence[int]) -> int:
+        result = _T
+        for aid in self.frame_atoms[index]:
+            s = states[aid]
+            if s == _F:
+                return _F
+            if s == _U:
+                result = _U
+        return result
+
+
+# -- judgements ---------------------------------------------------------------------------------
+@dataclass
+class FrameEvaluation:
+    frame: Frame
+    state: State
+    matched: list[str]
+    failed: list[str]
+    unknown: list[str]
+    overridden_by: list[int]
+
+
+@dataclass
+class Condition:
+    """What would make an UNKNOWN frame hold: its label, and its atoms the context does not decide."""
+
+    label: str
+    unknown: list[str]
+    frame: int
+    support: int
+    overrides: list[int] = field(default_factory=list)  # for defeaters: the winning frames it would beat
+    atoms: tuple[Atom, ...] = ()  # the unknown atoms themselves, for statements
+
+
+@dataclass
+class Judgement:
+    behavior: str
+    status: Status
+    verdict: str | None
+    distribution: dict[str, int]
+    confidence: float | None
+    contested: bool
+    frames: list[FrameEvaluation]
+    conditions: list[Condition]
+    defeaters: list[Condition]
+    statement: str
+    setting: str | None = None
+    open_labels: frozenset[str] = frozenset()  # labels of the UNKNOWN frames (for label filters)
+
+
+def _distribution(frames: Iterable[Frame]) -> dict[str, int]:
+    dist = {label.value: 0 for label in LABELS}
+    for frame in frames:
+        dist[frame.label] += frame.support
+    return dist
+
+
+def verdict_of(distribution: dict[str, int]) -> tuple[str | None, float | None, bool]:
+    """(verdict, confidence, contested) of a support-weighted label distribution."""
+    total = sum(distribution.values())
+    if total == 0:
+        return None, None, False
+    ranked = sorted(VERDICT_PRECEDENCE, key=lambda label: -distribution[label.value])  # stable: precedence breaks ties
+    top, second = distribution[ranked[0].value], distribution[ranked[1].value]
+    contested = second > 0 and (top - second) / total <= CONTESTED_MARGIN
+    return ranked[0].value, top / total, contested
+
+
+def _article(setting: str | None) -> str:
+    if not setting:
+        return ""
+    return f"In {'an' if setting[:1] in 'aeiou' else 'a'} {setting}, "
+
+
+def _statement(j: Judgement, winners: list[Frame]) -> str:
+    where = _article(j.setting)
+    b = f'"{j.behavior}"'
+    if j.status is Status.UNKNOWN:
+        return f"{where}the bank has no frames for {b}; nothing is known about it here."
+    if j.status is Status.EXCLUDED:
+        return f"{where}none of the {len(j.frames)} frames for {b} fit this context."
+    if j.status is Status.CONDITIONAL:
+        parts = [f"{LABEL_PHRASE[Label(c.label)]} if {conditions_phrase(c.atoms)}" for c in j.conditions[:3]]
+        more = f" (and {len(j.conditions) - 3} more conditions)" if len(j.conditions) > 3 else ""
+        return f"{where}{b} depends on what is not known yet: " + "; ".join(parts) + more + "."
+    top = [f for f in winners if f.label == j.verdict]
+    why = conditions_phrase(top[0].atoms) if top and top[0].atoms else ""
+    text = f"{where}{b} is {LABEL_PHRASE[Label(j.verdict)]}"
+    text += f" here, because {why}." if why else " here."
+    if j.contested:
+        others = sorted({f.label for f in winners if f.label != j.verdict})
+        text += f" Contested: equally supported frames say {', '.join(others)}."
+    if j.defeaters:
+        d = j.defeaters[0]
+        text += f" It would be {LABEL_PHRASE[Label(d.label)]} if {conditions_phrase(d.atoms)}."
+    return text
+
+
+def judge_behavior(
+    compiled: CompiledFrames,
+    behavior: str,
+    facts: dict[DimensionKey, _Fact],
+    *,
+    states: Sequence[int] | None = None,
+    detail: bool = True,
+) -> Judgement:
+    """The answer for one behaviour of the compiled setting."""
+    indexes = compiled.by_behavior.get(behavior, [])
+    if states is None:
+        states = compiled.atom_states(facts, (a for i in indexes for a in compiled.frame_atoms[i]))
+    frame_states = [compiled.frame_state(i, states) for i in indexes]
+    true = [i for i, s in zip(indexes, frame_states) if s == _T]
+    unknown = [i for i, s in zip(indexes, frame_states) if s == _U]
+    sets = compiled.frame_sets
+    overridden: dict[int, list[int]] = {}
+    for i in true:
+        above = [compiled.frames[g].id for g in true if sets[g] > sets[i]]
+        if above:
+            overridden[i] = above
+    winners = [i for i in true if i not in overridden]
+    distribution = _distribution(compiled.frames[i] for i in winners)
+    verdict, confidence, contested = verdict_of(distribution)
+    if not indexes:
+        status = Status.UNKNOWN
+    elif true:
+        status = Status.APPLIES
+    elif unknown:
+        status = Status.CONDITIONAL
+    else:
+        status = Status.EXCLUDED
+
+    conditions: list[Condition] = []
+    defeaters: list[Condition] = []
+    evaluations: list[FrameEvaluation] = []
+    if detail:
+        texts = compiled.atom_texts
+        for i in sorted(unknown, key=lambda i: (compiled.frames[i].label, -compiled.frames[i].support)):
+            frame = compiled.frames[i]
+            open_ids = [a for a in compiled.frame_atoms[i] if states[a] == _U]
+            open_atoms = tuple(compiled.atoms[a] for a in open_ids)
+            open_texts = [texts[a] for a in open_ids]
+            beaten = [compiled.frames[w].id for w in winners if sets[i] > sets[w]]
+            conditions.append(Condition(frame.label, open_texts, frame.id, frame.support, atoms=open_atoms))
+            if beaten and frame.label != verdict:
+                defeaters.append(Condition(frame.label, open_texts, frame.id, frame.support, beaten, open_atoms))
+        for i, s in zip(indexes, frame_states):
+            atom_ids = compiled.frame_atoms[i]
+            evaluations.append(FrameEvaluation(
+                frame=compiled.frames[i],
+                state=_STATE[s],
+                matched=[texts[a] for a in atom_ids if states[a] == _T],
+                failed=[texts[a] for a in atom_ids if states[a] == _F],
+                unknown=[texts[a] for a in atom_ids if states[a] == _U],
+                overridden_by=overridden.get(i, []),
+            ))
+        order = {State.TRUE: 0, State.UNKNOWN: 1, State.FALSE: 2}
+        evaluations.sort(key=lambda e: (order[e.state], bool(e.overridden_by), -e.frame.support))
+    judgement = Judgement(
+        behavior=behavior, status=status, verdict=verdict, distribution=distribution, confidence=confidence,
+        contested=contested, frames=evaluations, conditions=conditions, defeaters=defeaters, statement="",
+        setting=compiled.setting, open_labels=frozenset(compiled.frames[i].label for i in unknown),
+    )
+    if detail:
+        judgement.statement = _statement(judgement, [compiled.frames[i] for i in winners])
+    return judgement
+
+
+def judge(compiled: CompiledFrames, context: Context, behavior: str) -> Judgement:
+    return judge_behavior(compiled, behavior, compiled.facts(context))
+
+
+def _keep(j: Judgement, labels: frozenset[str] | None, statuses: frozenset[str] | None) -> bool:
+    if statuses and j.status.value not in statuses:
+        return False
+    if labels:
+        # A label filter keeps answers with that verdict, and conditional ones that could end with it.
+        return j.verdict in labels or (j.status is Status.CONDITIONAL and bool(j.open_labels & labels))
+    return True
+
+
+def query(
+    compiled: CompiledFrames,
+    context: Context,
+    *,
+    behaviors: Iterable[str] | None = None,
+    labels: Iterable[str] | None = None,
+    statuses: Iterable[str] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[list[Judgement], int]:
+    """Judgements for the setting's behaviours (or `behaviors`), filtered, `applies` first, then by
+    behaviour; only the requested page is worked out in full. Returns (page, total after filters)."""
+    facts = compiled.facts(context)
+    states = compiled.atom_states(facts)
+    wanted = list(behaviors) if behaviors is not None else list(compiled.by_behavior)
+    label_set = frozenset(labels) if labels else None
+    status_set = frozenset(statuses) if statuses else None
+    summaries = [judge_behavior(compiled, b, facts, states=states, detail=False) for b in wanted]
+    summaries = [j for j in summaries if _keep(j, label_set, status_set)]
+    summaries.sort(key=lambda j: (STATUS_ORDER[j.status], j.behavior))
+    page = summaries[offset: None if limit is None else offset + limit]
+    return [judge_behavior(compiled, j.behavior, facts, states=states) for j in page], len(summaries)
+
+
+def unused_dimensions(context: Context, known: Iterable[DimensionKey]) -> list[DimensionKey]:
+    """Facts about dimensions the bank has never seen: accepted, and reported back rather than dropped."""
+    known = set(known)
+    return [key for key in context.facts() if key not in known]
