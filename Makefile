@@ -15,10 +15,13 @@ export NORMBANK_DATA_DIR ?= var
 setup:
 	./scripts/bootstrap.sh
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 serve: setup
 	$(NB) init --sample
 	$(NB) stats
-	$(NB) frames --limit 5
+	$(NB) serve --host $(HOST) --port $(PORT)
 
 test: setup
 	$(PY) -m pytest tests

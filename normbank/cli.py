@@ -160,6 +160,67 @@ def cmd_frames(args: argparse.Namespace) -> int:
     return 0
 
 
+def _facts(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise NormbankError(f"{flag} takes name=value, got {pair!r}")
+        name = name.strip()
+        out[name] = [*out[name], value.strip()] if name in out and isinstance(out[name], list) else (
+            [out[name], value.strip()] if name in out else value.strip())
+    return out
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from api import service
+    from api.models import JudgeRequest, PartyIn, QueryRequest
+    from schema.frames import FrameCache
+
+    engine = _engine(args)
+    cache = FrameCache(engine)
+    person = PartyIn(role=args.person_role, attributes=_facts(args.person_attr, "--person-attr"),
+                     behaviors=args.person_behavior or [])
+    other = PartyIn(role=args.other_role, attributes=_facts(args.other_attr, "--other-attr"))
+    environment = _facts(args.env, "--env")
+    if args.behavior:
+        response = service.judge(cache, JudgeRequest(setting=args.setting, person=person, other=other,
+                                                     environment=environment, behavior=args.behavior))
+        results = [response]
+    else:
+        response = service.query(cache, QueryRequest(setting=args.setting, person=person, other=other,
+                                                     environment=environment, limit=args.limit))
+        results = response.results
+    if args.json:
+        print(response.model_dump_json(indent=2))
+        return 0
+    for unused in response.unused:
+        print(f"note: the bank has never seen {unused.subject} {unused.name!r}; it was not used")
+    rows = []
+    for r in results:
+        deciding = [f for f in r.frames if f.state == "true" and not f.overridden_by]
+        rows.append((r.behavior, r.status, r.verdict or "-",
+                     "-" if r.confidence is None else f"{r.confidence:.2f}" + (" contested" if r.contested else ""),
+                     "; ".join(" and ".join(f.constraints) or "(always)" for f in deciding[:2]) or "-",
+                     "; ".join(f"{c.label} if {' and '.join(c.unknown)}" for c in r.conditions[:2]) or "-"))
+    print(_table(rows, ("behaviour", "status", "verdict", "confidence", "deciding frames", "conditions")))
+    if not args.behavior and response.next_cursor:
+        print(f"... {response.total - len(results)} more behaviours (raise --limit)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if getattr(args, "database", None):
+        os.environ["NORMBANK_DATABASE_URL"] = args.database  # the app factory reads the settings itself
+    _engine(args).dispose()  # fail fast, with a clear message, before the server starts
+    print(f"normbank: serving on http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level)
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -200,6 +261,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("formats", cmd_formats, "list the corpus formats `ingest` reads")
     p.add_argument("--json", action="store_true")
 
+    p = command("query", cmd_query, "which norms apply to a context (one behaviour with --behavior)")
+    p.add_argument("--setting", required=True, help="e.g. restaurant")
+    p.add_argument("--behavior", help="judge only this behaviour")
+    p.add_argument("--person-role", metavar="ROLE")
+    p.add_argument("--person-attr", metavar="NAME=VALUE", action="append", help="repeatable, e.g. 'age bracket=teen'")
+    p.add_argument("--person-behavior", metavar="BEHAVIOUR", action="append", help="something PERSON is also doing")
+    p.add_argument("--other-role", metavar="ROLE")
+    p.add_argument("--other-attr", metavar="NAME=VALUE", action="append")
+    p.add_argument("--env", metavar="NAME=VALUE", action="append", help="repeatable, e.g. 'country=japan'")
+    p.add_argument("--limit", type=int, default=50, help="behaviours to show without --behavior")
+    p.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
+
+    p = command("serve", cmd_serve, "run the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--log-level", default="info")
+
     p = command("frames", cmd_frames, "print a few frames as statements")
     p.add_argument("--limit", type=int, default=10)
     return parser
@@ -218,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("normbank: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `normbank sources | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

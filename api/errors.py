@@ -1,0 +1,73 @@
+"""The one place where errors become HTTP responses: `{"error": {"code", "message", "details"}}`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from normbank.errors import (
+    DatabaseUnavailable, IndexNotReady, InvalidInput, MissingColumns, NormbankError, NotFound, UnknownCorpus,
+)
+
+log = logging.getLogger("normbank.api")
+
+STATUS_BY_ERROR: tuple[tuple[type[NormbankError], int], ...] = (
+    (NotFound, 404),
+    (InvalidInput, 422),
+    (UnknownCorpus, 422),
+    (MissingColumns, 422),
+    (DatabaseUnavailable, 503),
+    (IndexNotReady, 503),
+)
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def status_for(exc: NormbankError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def _jsonable_errors(errors) -> list[dict]:
+    out = []
+    for e in errors:
+        out.append({"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(NormbankError)
+    async def _domain(request: Request, exc: NormbankError):
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = _jsonable_errors(exc.errors())
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+        return JSONResponse(
+            error_body("invalid_request", f"{where}: {first['msg']}", errors), status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+            exc.status_code, "http_error"
+        )
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "internal error; the server log has details"), status_code=500)

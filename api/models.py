@@ -1,0 +1,207 @@
+"""Request and response models of the HTTP API (and of `normbank query --json`)."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LabelName = Literal["expected", "normal", "taboo"]
+StatusName = Literal["applies", "conditional", "excluded", "unknown"]
+StateName = Literal["true", "false", "unknown"]
+FactValue = Union[str, int, float, list[Union[str, int, float]]]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests ---------------------------------------------------------------------------------------
+class PartyIn(_Model):
+    """A person in the scene: PERSON performs the behaviour, OTHER is someone else involved."""
+
+    role: Optional[str] = Field(None, description="Their role in the setting, e.g. 'customer', 'waiter'.")
+    attributes: dict[str, FactValue] = Field(
+        default_factory=dict,
+        description="Attributes by name, e.g. {'age bracket': 'teen', 'diet': ['vegetarian', 'kosher']}.",
+    )
+    behaviors: list[str] = Field(default_factory=list, description="What they are also doing (PERSON).")
+
+
+class ContextIn(_Model):
+    setting: str = Field(..., min_length=1, description="Where: a setting of the bank, e.g. 'restaurant'.")
+    person: PartyIn = Field(default_factory=PartyIn)
+    other: PartyIn = Field(default_factory=PartyIn)
+    environment: dict[str, FactValue] = Field(
+        default_factory=dict, description="Environment facts, e.g. {'country': 'japan', 'time of day': 'night'}."
+    )
+
+
+class QueryRequest(ContextIn):
+    behavior: Optional[str] = Field(None, description="Only this behaviour.")
+    label: Optional[LabelName] = Field(
+        None, description="Only answers with this verdict (and conditional ones that could end with it)."
+    )
+    status: Optional[list[StatusName]] = Field(None, description="Only answers with these statuses.")
+    limit: int = Field(50, ge=1, le=1000)
+    cursor: Optional[str] = Field(None, description="`next_cursor` of the previous page.")
+
+
+class JudgeRequest(ContextIn):
+    behavior: str = Field(..., min_length=1, description="The behaviour to judge, e.g. 'drink alcohol'.")
+
+
+# -- responses -------------------------------------------------------------------------------------
+class SourceRef(BaseModel):
+    name: str
+    licence: Optional[str] = None
+    row: Optional[int] = Field(None, description="The first source row of this frame (data records count from 1).")
+
+
+class FrameOut(BaseModel):
+    id: str
+    label: LabelName
+    support: int = Field(..., description="How many source rows state this frame.")
+    constraints: list[str] = Field(..., description="Canonical constraint texts (a conjunction).")
+    state: StateName
+    matched: list[str]
+    failed: list[str]
+    unknown: list[str]
+    overridden_by: list[str] = Field(..., description="TRUE frames more specific than this one.")
+    statement: Optional[str] = None
+    source: SourceRef
+
+
+class ConditionOut(BaseModel):
+    label: LabelName
+    unknown: list[str] = Field(..., description="Atoms the context does not decide; if all held, this frame would apply.")
+    frame: str
+    support: int
+
+
+class DefeaterOut(ConditionOut):
+    overrides: list[str] = Field(..., description="The winning frames this more specific frame would override.")
+
+
+class UnusedFact(BaseModel):
+    subject: Literal["person", "other", "environment"]
+    name: str
+
+
+class Result(BaseModel):
+    behavior: str
+    status: StatusName
+    verdict: Optional[LabelName]
+    distribution: dict[LabelName, int]
+    confidence: Optional[float]
+    contested: bool
+    frames: list[FrameOut]
+    conditions: list[ConditionOut]
+    defeaters: list[DefeaterOut]
+    statement: str
+
+
+class JudgeResponse(Result):
+    setting: str
+    unused: list[UnusedFact] = Field(default_factory=list, description="Given facts about dimensions the bank has never seen.")
+
+
+class SettingSummary(BaseModel):
+    name: str
+    behaviors: int = Field(..., description="Behaviours with at least one frame.")
+    frames: int
+
+
+class QueryResponse(BaseModel):
+    setting: SettingSummary
+    results: list[Result]
+    total: int = Field(..., description="Results across all pages.")
+    next_cursor: Optional[str]
+    unused: list[UnusedFact] = Field(default_factory=list)
+
+
+class SettingDetail(SettingSummary):
+    roles: list[str]
+    taxonomy_behaviors: int = Field(..., description="Behaviours the taxonomy lists for this setting.")
+
+
+class SettingsPublic(BaseModel):
+    data: list[SettingSummary]
+    count: int
+
+
+class NormPublic(BaseModel):
+    id: str
+    setting: Optional[str]
+    behavior: str
+    label: LabelName
+    support: int
+    constraints: list[str]
+    atoms: list[dict[str, str]]
+    statement: str
+    rule_text: Optional[str] = None
+    culture: Optional[str] = None
+    category: Optional[str] = None
+    split: Optional[str] = None
+    source: SourceRef
+    rows: list[int] = Field(default_factory=list, description="Every source row stating this frame.")
+
+
+class NormsPublic(BaseModel):
+    data: list[NormPublic]
+    count: int
+    next_cursor: Optional[str]
+
+
+class DimensionOut(BaseModel):
+    subject: Literal["person", "other", "environment"]
+    name: str
+    ordered: bool
+    values: list[str]
+
+
+class TaxonomyOut(BaseModel):
+    dimensions: list[DimensionOut]
+
+
+class LastImport(BaseModel):
+    status: str
+    read: int
+    loaded: int
+    duplicates: int
+    rejected: int
+    finished_at: Optional[str]
+    error: Optional[str]
+
+
+class SourceOut(BaseModel):
+    name: str
+    format: str
+    licence: Optional[str]
+    url: Optional[str]
+    norms: int
+    last_import: Optional[LastImport]
+
+
+class SourcesPublic(BaseModel):
+    data: list[SourceOut]
+    count: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Optional[object] = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,1 @@
+"""Route modules; `api.app.create_app` includes each module's `router`."""

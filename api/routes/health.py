@@ -1,0 +1,38 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import EngineDep
+from api.models import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, summary="The process is up",
+            responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness, summary="The service can answer queries",
+            responses={200: {"content": {"application/json": {"example": {
+                "status": "ready", "checks": {"database": "ok", "schema": "ok"}}}}},
+                503: {"model": Readiness, "description": "Not ready; `checks` says why"}})
+def readyz(engine: EngineDep):
+    from schema.migrate import current_revision, head_revision
+
+    checks: dict[str, str] = {}
+    try:
+        revision = current_revision(engine)
+        checks["database"] = "ok"
+        checks["schema"] = "ok" if revision == head_revision() else f"at {revision}, expected {head_revision()}; run normbank init"
+    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        checks["database"] = f"unreachable: {str(exc).splitlines()[0][:200]}"
+    ready = all(v == "ok" for v in checks.values())
+    body = Readiness(status="ready" if ready else "not ready", checks=checks)
+    if ready:
+        return body
+    return JSONResponse(body.model_dump(), status_code=503)

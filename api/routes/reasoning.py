@@ -1,0 +1,38 @@
+"""POST /v1/query and /v1/judge: which norms apply to a context."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body
+from typing import Annotated
+
+from api import examples, service
+from api.deps import CacheDep
+from api.models import ErrorResponse, JudgeRequest, JudgeResponse, QueryRequest, QueryResponse
+
+router = APIRouter(prefix="/v1", tags=["reasoning"])
+ERRORS = {404: {"model": ErrorResponse, "description": "Unknown setting"},
+          422: {"model": ErrorResponse, "description": "Malformed request"}}
+
+
+@router.post(
+    "/query", response_model=QueryResponse, summary="Every behaviour of a setting, judged for a context",
+    responses={**ERRORS, 200: {"content": {"application/json": {"example": examples.QUERY_RESPONSE}}}},
+)
+def post_query(
+    cache: CacheDep, request: Annotated[QueryRequest, Body(openapi_examples=examples.QUERY_REQUESTS)]
+) -> QueryResponse:
+    """One result per behaviour of the setting that has frames (or only `behavior`), `applies` first.
+    Each result carries the verdict, the label distribution over the deciding frames, the frames as
+    evidence, the conditions still open and the defeaters that would change the verdict."""
+    return service.query(cache, request)
+
+
+@router.post(
+    "/judge", response_model=JudgeResponse, summary="Judge one behaviour in a context",
+    responses={**ERRORS, 200: {"content": {"application/json": {"example": examples.JUDGE_RESPONSE}}}},
+)
+def post_judge(
+    cache: CacheDep, request: Annotated[JudgeRequest, Body(openapi_examples=examples.JUDGE_REQUESTS)]
+) -> JudgeResponse:
+    """The verdict on one behaviour, with its evidence; `unknown` when the bank has no frames for it."""
+    return service.judge(cache, request)

@@ -1,0 +1,183 @@
+"""Read queries behind the catalogue endpoints: norms, settings, taxonomy. Plain functions, plain dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from normbank.constraints import Atom, Kind, Relation, Subject
+from normbank.scales import PROJECT_SCALES
+# The project's scales that describe a place rather than a person.
+ENVIRONMENT_SCALES = frozenset({"time of day", "temperature", "noise", "day of the week", "population density"})
+
+from schema.models import (  # noqa: E402
+    Behavior, ConstraintAtom, Dimension, DimensionValue, Norm, NormConstraint, NormRow, Role, Setting, SettingBehavior,
+    Source,
+)
+
+
+def _norm_select():
+    return (
+        select(Norm.id, Norm.label, Norm.support, Norm.statement, Norm.rule_text, Norm.culture, Norm.category,
+               Norm.split, Norm.row_number, Setting.name.label("setting"), Behavior.name.label("behavior"),
+               Source.name.label("source"), Source.licence.label("licence"))
+        .join(Behavior, Behavior.id == Norm.behavior_id)
+        .join(Source, Source.id == Norm.source_id)
+        .outerjoin(Setting, Setting.id == Norm.setting_id)
+    )
+
+
+def _atoms(conn: Connection, norm_ids: list[int]) -> dict[int, list[Atom]]:
+    out: dict[int, list[Atom]] = {nid: [] for nid in norm_ids}
+    if not norm_ids:
+        return out
+    rows = conn.execute(
+        select(NormConstraint.norm_id, ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name,
+               ConstraintAtom.relation, ConstraintAtom.value)
+        .join(ConstraintAtom, ConstraintAtom.id == NormConstraint.atom_id)
+        .where(NormConstraint.norm_id.in_(norm_ids))
+    )
+    for nid, subject, kind, name, relation, value in rows:
+        out[nid].append(Atom(Subject(subject), Kind(kind), name, Relation(relation), value))
+    for atoms in out.values():
+        atoms.sort(key=lambda a: a.text)
+    return out
+
+
+def _norm_dict(row, atoms: list[Atom], rows: list[int] | None = None) -> dict[str, Any]:
+    norm = row
+    return {
+        "id": norm.id, "setting": row.setting, "behavior": row.behavior, "label": norm.label, "support": norm.support,
+        "constraints": [a.text for a in atoms], "atoms": [a.to_json() for a in atoms], "statement": norm.statement,
+        "rule_text": norm.rule_text, "culture": norm.culture, "category": norm.category, "split": norm.split,
+        "source": {"name": row.source, "licence": row.licence, "row": norm.row_number},
+        "rows": rows if rows is not None else [norm.row_number],
+    }
+
+
+def get_norm(conn: Connection, norm_id: int) -> dict[str, Any] | None:
+    row = conn.execute(_norm_select().where(Norm.id == norm_id)).first()
+    if row is None:
+        return None
+    rows = conn.execute(select(NormRow.row_number).where(NormRow.norm_id == norm_id).order_by(NormRow.row_number))
+    return _norm_dict(row, _atoms(conn, [norm_id])[norm_id], [r for (r,) in rows])
+
+
+def list_norms(
+    conn: Connection,
+    *,
+    setting: str | None = None,
+    behavior: str | None = None,
+    label: str | None = None,
+    source: str | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], int, int | None]:
+    """(page, total matching, last id of the page when more follow). Keyset pagination on norm id."""
+    filters = []
+    if setting is not None:
+        filters.append(Setting.name == setting)
+    if behavior is not None:
+        filters.append(Behavior.name == behavior)
+    if label is not None:
+        filters.append(Norm.label == label)
+    if source is not None:
+        filters.append(Source.name == source)
+    count_query = (
+        select(func.count()).select_from(Norm)
+        .join(Behavior, Behavior.id == Norm.behavior_id).join(Source, Source.id == Norm.source_id)
+        .outerjoin(Setting, Setting.id == Norm.setting_id).where(*filters)
+    )
+    total = int(conn.execute(count_query).scalar() or 0)
+    query = _norm_select().where(*filters)
+    if after is not None:
+        query = query.where(Norm.id > after)
+    rows = conn.execute(query.order_by(Norm.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    atoms = _atoms(conn, [r.id for r in rows])
+    page = [_norm_dict(r, atoms[r.id]) for r in rows]
+    return page, total, (rows[-1].id if more and rows else None)
+
+
+def setting_counts(conn: Connection) -> list[dict[str, Any]]:
+    """Every setting with its frame and behaviour counts (settings with frames first)."""
+    counts = {
+        sid: (frames, behaviors)
+        for sid, frames, behaviors in conn.execute(
+            select(Norm.setting_id, func.count(), func.count(func.distinct(Norm.behavior_id))).group_by(Norm.setting_id)
+        )
+    }
+    out = []
+    for sid, name in conn.execute(select(Setting.id, Setting.name)):
+        frames, behaviors = counts.get(sid, (0, 0))
+        out.append({"name": name, "frames": int(frames), "behaviors": int(behaviors)})
+    out.sort(key=lambda s: (-s["frames"], s["name"]))
+    return out
+
+
+def setting_detail(conn: Connection, name: str) -> dict[str, Any] | None:
+    sid = conn.execute(select(Setting.id).where(Setting.name == name)).scalar()
+    if sid is None:
+        return None
+    frames, behaviors = conn.execute(
+        select(func.count(), func.count(func.distinct(Norm.behavior_id))).where(Norm.setting_id == sid)
+    ).one()
+    roles = set(conn.execute(select(Role.name).where(Role.setting_id == sid)).scalars())
+    roles |= set(conn.execute(
+        select(ConstraintAtom.value).distinct()
+        .join(NormConstraint, NormConstraint.atom_id == ConstraintAtom.id)
+        .join(Norm, Norm.id == NormConstraint.norm_id)
+        .where(Norm.setting_id == sid, ConstraintAtom.kind == "role")
+    ).scalars())
+    taxonomy_behaviors = conn.execute(
+        select(func.count()).select_from(SettingBehavior).where(SettingBehavior.setting_id == sid)
+    ).scalar()
+    return {"name": name, "frames": int(frames), "behaviors": int(behaviors), "roles": sorted(roles),
+            "taxonomy_behaviors": int(taxonomy_behaviors or 0)}
+
+
+def setting_behaviors(conn: Connection, name: str) -> list[str]:
+    """Behaviours with frames in a setting, then those only the taxonomy lists."""
+    sid = conn.execute(select(Setting.id).where(Setting.name == name)).scalar()
+    if sid is None:
+        return []
+    framed = conn.execute(
+        select(Behavior.name).distinct().join(Norm, Norm.behavior_id == Behavior.id).where(Norm.setting_id == sid)
+    ).scalars().all()
+    listed = conn.execute(
+        select(Behavior.name).join(SettingBehavior, SettingBehavior.behavior_id == Behavior.id)
+        .where(SettingBehavior.setting_id == sid)
+    ).scalars().all()
+    return sorted(set(framed)) + sorted(set(listed) - set(framed))
+
+
+def taxonomy(conn: Connection) -> list[dict[str, Any]]:
+    """Dimensions with their values: imported taxonomy, the project's scales, and names seen in atoms."""
+    dims: dict[tuple[str, str], dict[str, Any]] = {}
+    for subject, name, ordered in conn.execute(select(Dimension.subject, Dimension.name, Dimension.ordered)):
+        dims[(subject, name)] = {"subject": subject, "name": name, "ordered": bool(ordered), "values": []}
+    for subject, name, value, rank in conn.execute(
+        select(Dimension.subject, Dimension.name, DimensionValue.value, DimensionValue.rank)
+        .join(DimensionValue, DimensionValue.dimension_id == Dimension.id)
+        .order_by(Dimension.subject, Dimension.name, DimensionValue.rank, DimensionValue.value)
+    ):
+        dims[(subject, name)]["values"].append(value)
+    for subject, kind, name in conn.execute(
+        select(ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name).distinct()
+        .where(ConstraintAtom.kind.in_(["attribute", "environment"]))
+    ):
+        dims.setdefault((subject, name), {"subject": subject, "name": name, "ordered": False, "values": []})
+    for name in PROJECT_SCALES:
+        subjects = ("environment",) if name in ENVIRONMENT_SCALES else ("person", "other")
+        for subject in subjects:
+            dims.setdefault((subject, name), {"subject": subject, "name": name, "ordered": True, "values": []})
+    for (subject, name), entry in dims.items():
+        scale = PROJECT_SCALES.get(name)
+        if scale:
+            entry["ordered"] = True
+            ordered = sorted(scale, key=lambda v: (scale[v], v))
+            entry["values"] = ordered + [v for v in entry["values"] if v not in scale]
+    return sorted(dims.values(), key=lambda d: ({"person": 0, "other": 1, "environment": 2}[d["subject"]], d["name"]))

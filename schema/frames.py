@@ -1,0 +1,169 @@
+"""Frames of a setting, loaded from the database once, compiled and kept in memory.
+
+`FrameCache` loads a setting's frames lazily on first use and drops everything when the data version
+changes (an import committed, in this process or another: checked at most every `check_seconds`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+
+from normbank.constraints import Atom, Kind, Relation, Subject, normalise_text
+from normbank.context import DimensionKey
+from normbank.errors import SettingNotFound
+from normbank.reasoning import CompiledFrames, Frame
+from normbank.scales import Scales
+from schema.models import Behavior, ConstraintAtom, Dimension, Norm, NormConstraint, Setting, Source
+from schema.queries import data_version, load_scales
+
+
+def _atom(subject: str, kind: str, name: str, relation: str, value: str) -> Atom:
+    # Stored atoms are already normalised: build them directly, no parsing.
+    return Atom(Subject(subject), Kind(kind), name, Relation(relation), value)
+
+
+def load_frames(conn: Connection, setting_id: int | None) -> list[Frame]:
+    """Every frame of a setting (None: frames without a setting), with provenance."""
+    norms = conn.execute(
+        select(Norm.id, Behavior.name, Norm.label, Norm.support, Source.name, Source.licence, Norm.row_number,
+               Norm.statement)
+        .join(Behavior, Behavior.id == Norm.behavior_id)
+        .join(Source, Source.id == Norm.source_id)
+        .where(Norm.setting_id == setting_id if setting_id is not None else Norm.setting_id.is_(None))
+    ).all()
+    atoms_of: dict[int, list[Atom]] = {}
+    cache: dict[int, Atom] = {}
+    rows = conn.execute(
+        select(NormConstraint.norm_id, ConstraintAtom.id, ConstraintAtom.subject, ConstraintAtom.kind,
+               ConstraintAtom.name, ConstraintAtom.relation, ConstraintAtom.value)
+        .join(ConstraintAtom, ConstraintAtom.id == NormConstraint.atom_id)
+        .join(Norm, Norm.id == NormConstraint.norm_id)
+        .where(Norm.setting_id == setting_id if setting_id is not None else Norm.setting_id.is_(None))
+    )
+    for norm_id, atom_id, subject, kind, name, relation, value in rows:
+        atom = cache.get(atom_id)
+        if atom is None:
+            atom = cache[atom_id] = _atom(subject, kind, name, relation, value)
+        atoms_of.setdefault(norm_id, []).append(atom)
+    frames = [
+        Frame(id=nid, behavior=behavior, label=label, atoms=tuple(sorted(atoms_of.get(nid, ()), key=lambda a: a.text)),
+              support=support, source=source, licence=licence, row_number=row, statement=statement)
+        for nid, behavior, label, support, source, licence, row, statement in norms
+    ]
+    frames.sort(key=lambda f: (f.behavior, len(f.atoms), f.id))
+    return frames
+
+
+def known_dimensions(conn: Connection) -> set[DimensionKey]:
+    """Dimensions the bank has seen: in any imported atom, or in an imported taxonomy."""
+    keys: set[DimensionKey] = set()
+    for subject, kind, name in conn.execute(
+        select(ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name).distinct()
+    ):
+        keys.add((Subject(subject), Kind(kind), name))
+    for subject, name in conn.execute(select(Dimension.subject, Dimension.name)):
+        kind = Kind.ENVIRONMENT if subject == "environment" else Kind.ATTRIBUTE
+        keys.add((Subject(subject), kind, name))
+    for subject in (Subject.PERSON, Subject.OTHER):
+        keys.add((subject, Kind.ROLE, "role"))
+        keys.add((subject, Kind.BEHAVIOR, "behavior"))
+    return keys
+
+
+class FrameCache:
+    """Compiled settings, scales and known dimensions for one database, invalidated by imports."""
+
+    def __init__(self, engine: Engine, *, check_seconds: float = 1.0):
+        self.engine = engine
+        self.check_seconds = check_seconds
+        self._lock = threading.RLock()
+        self._version: int | None = None
+        self._checked = 0.0
+        self._settings: dict[str, CompiledFrames] = {}
+        self._setting_ids: dict[str, int] | None = None
+        self._scales: Scales | None = None
+        self._dimensions: set[DimensionKey] | None = None
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._settings.clear()
+            self._setting_ids = None
+            self._scales = None
+            self._dimensions = None
+            self._version = None
+            self._checked = 0.0
+
+    def _fresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < self.check_seconds and self._version is not None:
+            return
+        with self.engine.connect() as conn:
+            version = data_version(conn)
+        with self._lock:
+            if version != self._version:
+                self._settings.clear()
+                self._setting_ids = None
+                self._scales = None
+                self._dimensions = None
+                self._version = version
+            self._checked = now
+
+    @property
+    def version(self) -> int:
+        self._fresh()
+        return self._version or 0
+
+    def setting_ids(self) -> dict[str, int]:
+        self._fresh()
+        ids = self._setting_ids
+        if ids is None:
+            with self.engine.connect() as conn:
+                ids = dict(conn.execute(select(Setting.name, Setting.id)).all())
+            self._setting_ids = ids
+        return ids
+
+    def scales(self) -> Scales:
+        self._fresh()
+        scales = self._scales
+        if scales is None:
+            with self.engine.connect() as conn:
+                scales = self._scales = load_scales(conn)
+        return scales
+
+    def dimensions(self) -> set[DimensionKey]:
+        self._fresh()
+        dims = self._dimensions
+        if dims is None:
+            with self.engine.connect() as conn:
+                dims = self._dimensions = known_dimensions(conn)
+        return dims
+
+    def resolve(self, setting: str) -> str:
+        """The bank's name for a setting (case and spacing normalised), or SettingNotFound."""
+        name = normalise_text(setting)
+        if name not in self.setting_ids():
+            raise SettingNotFound(f"unknown setting {setting!r}", details={"setting": setting})
+        return name
+
+    def get(self, setting: str) -> CompiledFrames:
+        name = self.resolve(setting)
+        compiled = self._settings.get(name)
+        if compiled is not None:
+            return compiled
+        with self._lock:
+            compiled = self._settings.get(name)
+            if compiled is None:
+                with self.engine.connect() as conn:
+                    frames = load_frames(conn, self.setting_ids()[name])
+                compiled = CompiledFrames(frames, self.scales(), setting=name)
+                self._settings[name] = compiled
+        return compiled
+
+    def warm(self, settings: Iterable[str] | None = None) -> None:
+        for name in settings if settings is not None else list(self.setting_ids()):
+            self.get(name)
