@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from normbank.errors import (
@@ -66,6 +67,15 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(ProgrammingError)
+    async def _database(request: Request, exc: Exception):
+        # A database that is down, or one that was never initialised: the service is not ready.
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
+        log.warning("database error on %s %s: %s", request.method, request.url.path, reason)
+        hint = "; run `normbank init`" if "no such table" in reason or "does not exist" in reason else ""
+        return JSONResponse(error_body("database_unavailable", f"database unavailable: {reason}{hint}"), status_code=503)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

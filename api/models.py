@@ -12,6 +12,10 @@ StateName = Literal["true", "false", "unknown"]
 FactValue = Union[str, int, float, list[Union[str, int, float]]]
 
 
+# Response fields that can be null default to None: FastAPI drops nulls from OpenAPI examples
+# (fastapi#5559), and a published example must still validate against its model.
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,9 +95,9 @@ class UnusedFact(BaseModel):
 class Result(BaseModel):
     behavior: str
     status: StatusName
-    verdict: Optional[LabelName]
+    verdict: Optional[LabelName] = None
     distribution: dict[LabelName, int]
-    confidence: Optional[float]
+    confidence: Optional[float] = None
     contested: bool
     frames: list[FrameOut]
     conditions: list[ConditionOut]
@@ -116,7 +120,7 @@ class QueryResponse(BaseModel):
     setting: SettingSummary
     results: list[Result]
     total: int = Field(..., description="Results across all pages.")
-    next_cursor: Optional[str]
+    next_cursor: Optional[str] = None
     unused: list[UnusedFact] = Field(default_factory=list)
 
 
@@ -132,7 +136,7 @@ class SettingsPublic(BaseModel):
 
 class NormPublic(BaseModel):
     id: str
-    setting: Optional[str]
+    setting: Optional[str] = None
     behavior: str
     label: LabelName
     support: int
@@ -150,7 +154,7 @@ class NormPublic(BaseModel):
 class NormsPublic(BaseModel):
     data: list[NormPublic]
     count: int
-    next_cursor: Optional[str]
+    next_cursor: Optional[str] = None
 
 
 class DimensionOut(BaseModel):
@@ -170,17 +174,17 @@ class LastImport(BaseModel):
     loaded: int
     duplicates: int
     rejected: int
-    finished_at: Optional[str]
-    error: Optional[str]
+    finished_at: Optional[str] = None
+    error: Optional[str] = None
 
 
 class SourceOut(BaseModel):
     name: str
     format: str
-    licence: Optional[str]
-    url: Optional[str]
+    licence: Optional[str] = None
+    url: Optional[str] = None
     norms: int
-    last_import: Optional[LastImport]
+    last_import: Optional[LastImport] = None
 
 
 class SourcesPublic(BaseModel):

@@ -7,7 +7,7 @@ import base64
 import json
 
 from normbank.context import Context, make_context, make_party
-from normbank.errors import InvalidInput
+from normbank.errors import InvalidRequest
 from normbank.ids import public_norm_id
 from normbank.reasoning import CompiledFrames, Judgement, judge_behavior, query as run_query, unused_dimensions
 from normbank.constraints import normalise_text
@@ -26,11 +26,11 @@ def decode_cursor(cursor: str, *, key: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))[key]
-        if not isinstance(value, int) or value < 0:
+        if type(value) is not int or value < 0:  # bool is an int subclass: reject it too
             raise ValueError
         return value
     except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidInput(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page") from None
+        raise InvalidRequest(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page") from None
 
 
 def context_of(request: ContextIn, cache: FrameCache, setting: str) -> Context:

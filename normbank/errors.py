@@ -20,6 +20,12 @@ class InvalidInput(NormbankError):
     code = "invalid_input"
 
 
+class InvalidRequest(InvalidInput):
+    """A malformed request to the service (bad body, bad cursor): HTTP 422."""
+
+    code = "invalid_request"
+
+
 class UnparseableAtom(InvalidInput):
     """A constraint atom that matches none of the NormBank atom forms."""
 
