@@ -13,7 +13,7 @@ from normbank.errors import UnknownCorpus
 from ingest.records import Record
 
 # Reader modules, in the order the docs list them.
-_MODULES = ("normbank", "taxonomy")
+_MODULES = ("normbank", "taxonomy", "normdial")
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,9 @@ def rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, list[str], lis
 def raw_line(fields: list[str], delimiter: str = ",") -> str:
     """A record back as one CSV line, as stored with a rejected row."""
     buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="").writerow(fields)
-    return buffer.getvalue()
+    # A real line terminator makes the writer quote fields that contain newlines; then drop it.
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerow(fields)
+    return buffer.getvalue()[:-1]
 
 
 def count_records(path: Path) -> int | None:
