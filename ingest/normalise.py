@@ -37,9 +37,11 @@ def dimension_id(subject: str, name: str) -> int:
     return stable_id("dimension", subject, name)
 
 
-def norm_id(source: str, setting: str | None, behavior: str, label: str, constraints: str, rule_text: str | None) -> int:
-    """Stable across re-imports: the source plus the normalised frame."""
-    return stable_id("norm", source, setting, behavior, label, constraints, rule_text)
+def norm_id(source: str, setting: str | None, behavior: str, label: str, constraints: str, rule_text: str | None,
+            culture: str | None = None, category: str | None = None) -> int:
+    """Stable across re-imports: the source plus the normalised frame (and, for corpora that have them,
+    the rule text, culture and category: the same text in two categories is two norms)."""
+    return stable_id("norm", source, setting, behavior, label, constraints, rule_text, culture, category)
 
 
 @dataclass
@@ -161,7 +163,8 @@ class Normaliser:
         setting = normalise_text(record.setting) if record.setting else None
         sid = self._setting(batch, setting) if setting else None
         bid = self._behavior(batch, behavior)
-        nid = norm_id(self.source, setting, behavior, label, canonical, record.rule_text)
+        nid = norm_id(self.source, setting, behavior, label, canonical, record.rule_text, record.culture,
+                      record.category)
         batch.norm.append((
             nid, self.source_id, self.run_id, sid, bid, label, canonical,
             render_statement(setting, behavior, label, atoms), record.rule_text, record.culture, record.category,

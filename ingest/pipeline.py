@@ -23,6 +23,7 @@ from ingest.loaders import TAXONOMY_TABLES, make_loader
 from ingest.normalise import Normaliser
 from ingest.readers import Reader, get_reader
 from ingest.records import ImportReport, Record
+from schema import lexical
 from schema.models import ImportRun, Source
 from schema.queries import COMMITTED, load_scales
 
@@ -132,6 +133,7 @@ def run_import(
                     if bar is not None:
                         bar.update(batch.read)
                 inserted = loader.finish()
+                lexical.sync_run(conn, run_id)  # full-text documents for what this run inserted
                 if reader.taxonomy:
                     report.loaded = sum(inserted[t] for t in TAXONOMY_TABLES)
                     report.duplicates = report.read - report.loaded

@@ -13,15 +13,15 @@ from normbank.scales import PROJECT_SCALES
 ENVIRONMENT_SCALES = frozenset({"time of day", "temperature", "noise", "day of the week", "population density"})
 
 from schema.models import (  # noqa: E402
-    Behavior, ConstraintAtom, Dimension, DimensionValue, Norm, NormConstraint, NormRow, Role, Setting, SettingBehavior,
-    Source,
+    Behavior, ConstraintAtom, Dimension, DimensionValue, Norm, NormConstraint, NormExample, NormRow, Role, Setting,
+    SettingBehavior, Source,
 )
 
 
 def _norm_select():
     return (
         select(Norm.id, Norm.label, Norm.support, Norm.statement, Norm.rule_text, Norm.culture, Norm.category,
-               Norm.split, Norm.row_number, Setting.name.label("setting"), Behavior.name.label("behavior"),
+               Norm.split, Norm.row_number, Norm.extra, Setting.name.label("setting"), Behavior.name.label("behavior"),
                Source.name.label("source"), Source.licence.label("licence"))
         .join(Behavior, Behavior.id == Norm.behavior_id)
         .join(Source, Source.id == Norm.source_id)
@@ -54,15 +54,39 @@ def _norm_dict(row, atoms: list[Atom], rows: list[int] | None = None) -> dict[st
         "rule_text": norm.rule_text, "culture": norm.culture, "category": norm.category, "split": norm.split,
         "source": {"name": row.source, "licence": row.licence, "row": norm.row_number},
         "rows": rows if rows is not None else [norm.row_number],
+        "extra": norm.extra,
     }
+
+
+def _rows(conn: Connection, norm_ids: list[int]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {nid: [] for nid in norm_ids}
+    if norm_ids:
+        for nid, row in conn.execute(
+            select(NormRow.norm_id, NormRow.row_number).where(NormRow.norm_id.in_(norm_ids)).order_by(NormRow.row_number)
+        ):
+            out[nid].append(row)
+    return out
+
+
+EXAMPLES_SHOWN = 20
+
+
+def examples(conn: Connection, norm_id: int, limit: int = EXAMPLES_SHOWN) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(NormExample.polarity, NormExample.situation, NormExample.dialogue, NormExample.row_number,
+               NormExample.extra)
+        .where(NormExample.norm_id == norm_id).order_by(NormExample.row_number).limit(limit)
+    )
+    return [{"polarity": p, "situation": s, "dialogue": d, "row": r, "extra": e} for p, s, d, r, e in rows]
 
 
 def get_norm(conn: Connection, norm_id: int) -> dict[str, Any] | None:
     row = conn.execute(_norm_select().where(Norm.id == norm_id)).first()
     if row is None:
         return None
-    rows = conn.execute(select(NormRow.row_number).where(NormRow.norm_id == norm_id).order_by(NormRow.row_number))
-    return _norm_dict(row, _atoms(conn, [norm_id])[norm_id], [r for (r,) in rows])
+    data = _norm_dict(row, _atoms(conn, [norm_id])[norm_id], _rows(conn, [norm_id])[norm_id])
+    data["examples"] = examples(conn, norm_id)
+    return data
 
 
 def list_norms(
@@ -98,7 +122,8 @@ def list_norms(
     more = len(rows) > limit
     rows = rows[:limit]
     atoms = _atoms(conn, [r.id for r in rows])
-    page = [_norm_dict(r, atoms[r.id]) for r in rows]
+    source_rows = _rows(conn, [r.id for r in rows])
+    page = [_norm_dict(r, atoms[r.id], source_rows[r.id]) for r in rows]
     return page, total, (rows[-1].id if more and rows else None)
 
 

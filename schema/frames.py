@@ -88,6 +88,7 @@ class FrameCache:
         self._setting_ids: dict[str, int] | None = None
         self._scales: Scales | None = None
         self._dimensions: set[DimensionKey] | None = None
+        self._vocabulary = None
 
     def invalidate(self) -> None:
         with self._lock:
@@ -95,6 +96,7 @@ class FrameCache:
             self._setting_ids = None
             self._scales = None
             self._dimensions = None
+            self._vocabulary = None
             self._version = None
             self._checked = 0.0
 
@@ -110,6 +112,7 @@ class FrameCache:
                 self._setting_ids = None
                 self._scales = None
                 self._dimensions = None
+                self._vocabulary = None
                 self._version = version
             self._checked = now
 
@@ -142,6 +145,17 @@ class FrameCache:
             with self.engine.connect() as conn:
                 dims = self._dimensions = known_dimensions(conn)
         return dims
+
+    def vocabulary(self):
+        """What free text can link to (settings, roles, behaviours, values), per data version."""
+        from schema.texts import vocabulary
+
+        self._fresh()
+        vocab = self._vocabulary
+        if vocab is None:
+            with self.engine.connect() as conn:
+                vocab = self._vocabulary = vocabulary(conn)
+        return vocab
 
     def resolve(self, setting: str) -> str:
         """The bank's name for a setting (case and spacing normalised), or SettingNotFound."""
