@@ -7,11 +7,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
 
+from api.retrieval import Retriever
 from schema.frames import FrameCache
 
 
 def get_cache(request: Request) -> FrameCache:
     return request.app.state.cache
+
+
+def get_retriever(request: Request) -> Retriever:
+    return request.app.state.retriever
 
 
 def get_engine(request: Request) -> Engine:
@@ -24,5 +29,6 @@ def get_connection(request: Request):
 
 
 CacheDep = Annotated[FrameCache, Depends(get_cache)]
+RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ConnectionDep = Annotated[Connection, Depends(get_connection)]

@@ -108,6 +108,7 @@ class Result(BaseModel):
 class JudgeResponse(Result):
     setting: str
     unused: list[UnusedFact] = Field(default_factory=list, description="Given facts about dimensions the bank has never seen.")
+    linked: list["LinkOut"] = Field(default_factory=list, description="Free text the request used and what it linked to.")
 
 
 class SettingSummary(BaseModel):
@@ -122,6 +123,7 @@ class QueryResponse(BaseModel):
     total: int = Field(..., description="Results across all pages.")
     next_cursor: Optional[str] = None
     unused: list[UnusedFact] = Field(default_factory=list)
+    linked: list["LinkOut"] = Field(default_factory=list)
 
 
 class SettingDetail(SettingSummary):
@@ -149,6 +151,18 @@ class NormPublic(BaseModel):
     split: Optional[str] = None
     source: SourceRef
     rows: list[int] = Field(default_factory=list, description="Every source row stating this frame.")
+    extra: Optional[dict] = Field(None, description="Corpus-specific fields, e.g. NormDial's Chinese norm text.")
+    examples: Optional[list["ExampleOut"]] = Field(
+        None, description="Example situations following or breaking the norm (first 20; only on GET /v1/norms/{id})."
+    )
+
+
+class ExampleOut(BaseModel):
+    polarity: Literal["adheres", "violates"]
+    situation: str
+    dialogue: Optional[str] = None
+    row: int
+    extra: Optional[dict] = None
 
 
 class NormsPublic(BaseModel):
@@ -209,3 +223,74 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+# -- free text: linking, search, grounding -----------------------------------------------------------
+class LinkOut(BaseModel):
+    text: str = Field(..., description="What the request said.")
+    kind: Literal["setting", "role", "behavior", "value"]
+    linked: Optional[str] = Field(None, description="The bank's entry it was linked to; null: could not link.")
+    score: float
+    method: Optional[Literal["exact", "alias", "fuzzy", "dense"]] = None
+
+
+class SearchHit(BaseModel):
+    id: str
+    text: str = Field(..., description="The norm's rule text as imported, or its statement when it has none.")
+    statement: str
+    label: LabelName
+    setting: Optional[str] = None
+    behavior: str
+    score: float
+    source: SourceRef
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchHit]
+    linked: list[LinkOut] = Field(default_factory=list)
+    mode: Literal["hybrid", "dense", "lexical"]
+
+
+class GroundRequest(_Model):
+    situation: str = Field(..., min_length=1, max_length=20_000, description="The situation, in free text.")
+    setting: Optional[str] = Field(None, description="Where, if known (free text is linked).")
+    person: Optional[PartyIn] = None
+    other: Optional[PartyIn] = None
+    environment: dict[str, FactValue] = Field(default_factory=dict)
+    k: int = Field(5, ge=1, le=50)
+
+
+class GroundedNorm(BaseModel):
+    id: str
+    text: str = Field(..., description="The norm's rule text as imported, or its statement when it has none.")
+    statement: str
+    label: LabelName
+    status: Literal["applies", "conditional"]
+    score: float
+    conditions: list[str] = Field(..., description="For conditional norms: the atoms that must still hold.")
+    defeaters: list[ConditionOut] = Field(default_factory=list)
+    setting: Optional[str] = None
+    behavior: str
+    source: SourceRef
+
+
+class AskOut(BaseModel):
+    subject: Literal["person", "other", "environment"]
+    kind: Literal["role", "attribute", "behavior", "environment"]
+    name: str
+    question: str
+    values: list[str] = Field(..., description="Values that would change the top answers.")
+    norms: list[str] = Field(..., description="The norms that depend on it.")
+
+
+class GroundResponse(BaseModel):
+    norms: list[GroundedNorm]
+    linked: list[LinkOut]
+    ask: list[AskOut]
+    prompt: str
+    unused: list[UnusedFact] = Field(default_factory=list)
+
+
+NormPublic.model_rebuild()
+JudgeResponse.model_rebuild()
+QueryResponse.model_rebuild()

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import TYPE_CHECKING
 
 from normbank.context import Context, make_context, make_party
-from normbank.errors import InvalidRequest
+from normbank.aliases import VALUE_ALIASES
+from normbank.constraints import normalise_value
+from normbank.errors import InvalidRequest, SettingNotFound
+from normbank.retrieval.linking import Link, link
+from normbank.scales import SCALE_VALUE_ALIASES
 from normbank.ids import public_norm_id
 from normbank.reasoning import CompiledFrames, Judgement, judge_behavior, query as run_query, unused_dimensions
 from normbank.constraints import normalise_text
 from schema.frames import FrameCache
 from api.models import (
-    ConditionOut, ContextIn, DefeaterOut, FrameOut, JudgeRequest, JudgeResponse, QueryRequest, QueryResponse, Result,
-    SettingSummary, SourceRef, UnusedFact,
+    AskOut, ConditionOut, ContextIn, DefeaterOut, FrameOut, GroundedNorm, GroundRequest, GroundResponse, JudgeRequest,
+    JudgeResponse, LinkOut, PartyIn, QueryRequest, QueryResponse, Result, SearchHit, SearchResponse, SettingSummary,
+    SourceRef, UnusedFact,
 )
+
+if TYPE_CHECKING:
+    from api.retrieval import Retriever
 
 
 def encode_cursor(data: dict) -> str:
@@ -33,13 +42,92 @@ def decode_cursor(cursor: str, *, key: str) -> int:
         raise InvalidRequest(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page") from None
 
 
-def context_of(request: ContextIn, cache: FrameCache, setting: str) -> Context:
+class Linker:
+    """Resolves a request's free text to the bank's entries and remembers what it linked."""
+
+    def __init__(self, cache: FrameCache, retriever: "Retriever | None" = None):
+        self.cache = cache
+        self.retriever = retriever
+        self.links: list[Link] = []
+
+    def _link(self, text: str, kind: str, candidates, aliases=None) -> Link:
+        if self.retriever is not None:
+            result = self.retriever.link(text, kind, candidates, aliases=aliases)
+        else:
+            result = link(text, kind, sorted(candidates), aliases=aliases)
+        if result.method != "exact":
+            self.links.append(result)
+        return result
+
+    def setting(self, text: str) -> str:
+        name = normalise_text(text)
+        vocab = self.cache.vocabulary()
+        if name in self.cache.setting_ids():
+            return name
+        result = self._link(text, "setting", vocab.settings)
+        if result.linked is None:
+            closest = ", ".join(f"{c} ({s:.2f})" for c, s in result.alternatives[:3])
+            raise SettingNotFound(
+                f"unknown setting {text!r}: it links to no setting of the bank"
+                + (f" (closest: {closest})" if closest else ""),
+                details={"setting": text, "closest": [{"setting": c, "score": round(s, 4)} for c, s in result.alternatives[:3]]},
+            )
+        return result.linked
+
+    def behavior(self, setting: str, text: str, known: set[str]) -> str:
+        name = normalise_text(text)
+        if name in known or not known:
+            return name
+        result = self._link(text, "behavior", known)
+        return result.linked or name
+
+    def role(self, setting: str, text: str | None) -> str | None:
+        if not text:
+            return text
+        roles = self.cache.vocabulary().roles.get(setting, set())
+        name = normalise_value(text)
+        if name in roles or not roles:
+            return text
+        result = self._link(text, "role", roles)
+        return result.linked or text
+
+    def facts(self, facts: dict) -> dict:
+        """Attribute or environment values linked to the values the bank knows for that dimension."""
+        vocab = self.cache.vocabulary()
+        out = {}
+        for key, value in facts.items():
+            name = normalise_text(str(key))
+            known = vocab.values.get(name)
+            if not known or isinstance(value, (int, float)):
+                out[key] = value
+                continue
+            aliases = {**SCALE_VALUE_ALIASES.get(name, {}), **VALUE_ALIASES.get(name, {})}
+            values = value if isinstance(value, list) else [value]
+            linked = []
+            scales = self.cache.scales()
+            for v in values:
+                text = normalise_value(str(v))
+                if isinstance(v, (int, float)) or text in known or scales.rank(name, text) is not None:
+                    linked.append(v)
+                    continue
+                result = self._link(str(v), "value", known, aliases=aliases)
+                linked.append(result.linked or v)
+            out[key] = linked if isinstance(value, list) else linked[0]
+        return out
+
+    def to_json(self) -> list[LinkOut]:
+        return [LinkOut(**link_.to_json()) for link_ in self.links]
+
+
+def context_of(request: ContextIn, cache: FrameCache, setting: str, linker: Linker | None = None) -> Context:
     scales = cache.scales()
+    linker = linker or Linker(cache)
+    person, other = request.person or PartyIn(), request.other or PartyIn()
     return make_context(
         setting,
-        make_party(request.person.role, request.person.attributes, request.person.behaviors, scales=scales),
-        make_party(request.other.role, request.other.attributes, request.other.behaviors, scales=scales),
-        request.environment,
+        make_party(linker.role(setting, person.role), linker.facts(person.attributes), person.behaviors, scales=scales),
+        make_party(linker.role(setting, other.role), linker.facts(other.attributes), other.behaviors, scales=scales),
+        linker.facts(request.environment),
         scales=scales,
     )
 
@@ -83,18 +171,24 @@ def _summary(compiled: CompiledFrames) -> SettingSummary:
     return SettingSummary(name=compiled.setting or "", behaviors=len(compiled.by_behavior), frames=len(compiled))
 
 
-def judge(cache: FrameCache, request: JudgeRequest) -> JudgeResponse:
-    compiled = cache.get(request.setting)
-    context = context_of(request, cache, compiled.setting)
-    judgement = judge_behavior(compiled, normalise_text(request.behavior), compiled.facts(context))
-    return JudgeResponse(**result_of(judgement).__dict__, setting=compiled.setting, unused=_unused(context, cache))
+def judge(cache: FrameCache, request: JudgeRequest, retriever: "Retriever | None" = None) -> JudgeResponse:
+    linker = Linker(cache, retriever)
+    compiled = cache.get(linker.setting(request.setting))
+    context = context_of(request, cache, compiled.setting, linker)
+    behavior = linker.behavior(compiled.setting, request.behavior, set(compiled.by_behavior))
+    judgement = judge_behavior(compiled, behavior, compiled.facts(context))
+    return JudgeResponse(**result_of(judgement).__dict__, setting=compiled.setting, unused=_unused(context, cache),
+                         linked=linker.to_json())
 
 
-def query(cache: FrameCache, request: QueryRequest) -> QueryResponse:
-    compiled = cache.get(request.setting)
-    context = context_of(request, cache, compiled.setting)
+def query(cache: FrameCache, request: QueryRequest, retriever: "Retriever | None" = None) -> QueryResponse:
+    linker = Linker(cache, retriever)
+    compiled = cache.get(linker.setting(request.setting))
+    context = context_of(request, cache, compiled.setting, linker)
     offset = decode_cursor(request.cursor, key="offset") if request.cursor else 0
-    behaviors = [normalise_text(request.behavior)] if request.behavior else None
+    behaviors = (
+        [linker.behavior(compiled.setting, request.behavior, set(compiled.by_behavior))] if request.behavior else None
+    )
     page, total = run_query(
         compiled, context, behaviors=behaviors, labels=[request.label] if request.label else None,
         statuses=request.status, offset=offset, limit=request.limit,
@@ -106,4 +200,63 @@ def query(cache: FrameCache, request: QueryRequest) -> QueryResponse:
         total=total,
         next_cursor=encode_cursor({"offset": end}) if end < total else None,
         unused=_unused(context, cache),
+        linked=linker.to_json(),
     )
+
+
+# -- free text: search and grounding -------------------------------------------------------------------
+def _source(data: dict) -> SourceRef:
+    return SourceRef(name=data.get("name") or "", licence=data.get("licence"), row=data.get("row"))
+
+
+def search(cache: FrameCache, retriever: "Retriever", q: str, *, setting: str | None = None,
+           label: str | None = None, k: int = 10, mode: str = "hybrid") -> SearchResponse:
+    from api import grounding
+
+    linker = Linker(cache, retriever)
+    setting_name = linker.setting(setting) if setting else None
+    widen = 5 if (setting_name or label) else 1  # filters drop candidates: fetch more first
+    scored = grounding.rank(retriever, q, mode=mode, k=max(grounding.CANDIDATES, k) * widen)
+    with cache.engine.connect() as conn:
+        candidates = grounding.load_candidates(conn, scored)
+    hits = []
+    for c in candidates:
+        if (setting_name and c.setting not in (setting_name, None)) or (label and c.label != label):
+            continue
+        hits.append(SearchHit(id=public_norm_id(c.id), text=c.text, statement=c.statement, label=c.label,
+                              setting=c.setting, behavior=c.behavior, score=round(c.score, 6), source=_source(c.source)))
+        if len(hits) == k:
+            break
+    return SearchResponse(results=hits, linked=linker.to_json(), mode=mode)
+
+
+def ground(cache: FrameCache, retriever: "Retriever", request: GroundRequest, *, mode: str = "hybrid") -> GroundResponse:
+    from api import grounding
+
+    linker = Linker(cache, retriever)
+    setting_name = linker.setting(request.setting) if request.setting else None
+    context = context_of(
+        ContextIn(setting=setting_name or "-", person=request.person or PartyIn(), other=request.other or PartyIn(),
+                  environment=request.environment),
+        cache, setting_name, linker,
+    )
+    scored = grounding.rank(retriever, request.situation, mode=mode,
+                            k=grounding.CANDIDATES * (3 if setting_name else 1))
+    with cache.engine.connect() as conn:
+        candidates = grounding.load_candidates(conn, scored)
+    if setting_name:
+        candidates = [c for c in candidates if c.setting in (setting_name, None)]
+    ranked = grounding.apply_context(candidates, cache, context, request.k)
+    ask_list = grounding.asks(ranked)
+    norms = [
+        GroundedNorm(
+            id=public_norm_id(c.id), text=c.text, statement=c.statement, label=c.label, status=c.status,
+            score=round(c.score, 6), conditions=[a.text for a in c.unknown],
+            defeaters=[ConditionOut(label=label_, unknown=[a.text for a in atoms], frame=public_norm_id(fid),
+                                    support=1) for label_, atoms, fid in c.defeaters],
+            setting=c.setting, behavior=c.behavior, source=_source(c.source),
+        )
+        for c in ranked
+    ]
+    return GroundResponse(norms=norms, linked=linker.to_json(), ask=[AskOut(**a) for a in ask_list],
+                          prompt=grounding.prompt(ranked, ask_list, request.situation), unused=_unused(context, cache))

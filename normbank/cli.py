@@ -209,6 +209,29 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    from api.retrieval import Retriever
+
+    engine = _engine(args)
+    settings = _settings(args)
+    retriever = Retriever(engine, settings)
+    reason = retriever.staleness()
+    if reason is None and not args.rebuild:
+        print(f"index is up to date ({retriever.store.current_manifest().build}); --rebuild forces a new one")
+        return 0
+    print(f"building the index ({reason or 'forced'}) with {retriever.encoder.name}", file=sys.stderr)
+    from schema.indexing import build_index
+
+    manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
+    if args.json:
+        _print_json(manifest.to_dict())
+    else:
+        print(f"index {manifest.build}: {manifest.distinct_texts} distinct texts embedded in {manifest.embed_seconds:.1f}s, "
+              f"indexed in {manifest.index_seconds:.1f}s, {manifest.bytes_on_disk / 1e6:.1f} MB; "
+              + ", ".join(f"{k} {v}" for k, v in manifest.collections.items()))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -272,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", metavar="NAME=VALUE", action="append", help="repeatable, e.g. 'country=japan'")
     p.add_argument("--limit", type=int, default=50, help="behaviours to show without --behavior")
     p.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
+
+    p = command("index", cmd_index, "build the vector indexes (when stale or missing, or with --rebuild)")
+    p.add_argument("--rebuild", action="store_true", help="build even when the index is up to date")
+    p.add_argument("--json", action="store_true", help="print the new index's manifest")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
     p = command("serve", cmd_serve, "run the HTTP API")
     p.add_argument("--host", default="127.0.0.1")

@@ -263,7 +263,7 @@ def _parse_atom(raw: str) -> Atom:
             name = name[len("the environment"):].strip()
         if not name:
             raise UnparseableAtom("environment atom without a dimension name (e.g. 'time of day is ...')")
-        if "[" in raw and re.search(r"\b(person|other)\b", name):
+        if text.startswith(("[", "(")) and re.search(r"\b(person|other)\b", name):
             raise UnparseableAtom(f"cannot tell the subject of {raw.strip()!r}: expected [PERSON]'s or [OTHER]'s")
     elif kind is None:
         if name in _ROLE_NAMES:

@@ -330,7 +330,10 @@ def judge_behavior(
     evaluations: list[FrameEvaluation] = []
     if detail:
         texts = compiled.atom_texts
-        for i in sorted(unknown, key=lambda i: (compiled.frames[i].label, -compiled.frames[i].support)):
+        # By label, then the best supported, the simplest and (for a stable order) the text.
+        for i in sorted(unknown, key=lambda i: (compiled.frames[i].label, -compiled.frames[i].support,
+                                                 len(compiled.frame_atoms[i]),
+                                                 [texts[a] for a in compiled.frame_atoms[i]])):
             frame = compiled.frames[i]
             open_ids = [a for a in compiled.frame_atoms[i] if states[a] == _U]
             open_atoms = tuple(compiled.atoms[a] for a in open_ids)

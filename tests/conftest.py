@@ -99,3 +99,12 @@ def taxonomy_dir() -> Path:
     if not TAXONOMY_DIR.is_dir():
         pytest.fail(f"the shared NormBank taxonomy is missing at {TAXONOMY_DIR}")
     return TAXONOMY_DIR
+
+
+def app_settings(database_url: str, data_dir, **overrides):
+    """Settings for a test app: its own data dir, and the deterministic hashing encoder instead of the real
+    model (tests about retrieval quality use the real one explicitly)."""
+    from normbank.config import get_settings
+
+    return get_settings(**{"database_url": database_url, "data_dir": data_dir, "embedding_model": "hashing",
+                           "index_on_start": "rebuild", **overrides})

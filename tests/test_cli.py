@@ -94,3 +94,19 @@ def test_console_script_is_installed():
     bindir = __import__("pathlib").Path(sys.executable).parent
     result = subprocess.run([str(bindir / "normbank"), "--help"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0 and "ingest" in result.stdout and "--database" in result.stdout
+
+
+def test_index_builds_once_and_reports_up_to_date(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NORMBANK_EMBEDDING_MODEL", "hashing")
+    monkeypatch.setenv("NORMBANK_DATA_DIR", str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    run(capsys, "init", "--sample", "--database", url)
+    code, out, _ = run(capsys, "index", "--json", "--database", url)
+    manifest = json.loads(out)
+    assert code == 0 and manifest["model"] == "hashing-384" and manifest["collections"]["norms"] == 281
+    assert manifest["collections"]["norm_prototypes"] == 281 and manifest["stamp"]["data_version"] == 1
+    assert (tmp_path / "indexes" / "CURRENT").read_text().strip() == manifest["build"]
+    code, out, _ = run(capsys, "index", "--database", url)
+    assert code == 0 and "up to date" in out
+    code, out, _ = run(capsys, "index", "--rebuild", "--json", "--database", url)
+    assert json.loads(out)["build"] != manifest["build"]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body
 from typing import Annotated
 
 from api import examples, service
-from api.deps import CacheDep
+from api.deps import CacheDep, RetrieverDep
 from api.models import ErrorResponse, JudgeRequest, JudgeResponse, QueryRequest, QueryResponse
 
 router = APIRouter(prefix="/v1", tags=["reasoning"])
@@ -19,12 +19,12 @@ ERRORS = {404: {"model": ErrorResponse, "description": "Unknown setting"},
     responses={**ERRORS, 200: {"content": {"application/json": {"example": examples.QUERY_RESPONSE}}}},
 )
 def post_query(
-    cache: CacheDep, request: Annotated[QueryRequest, Body(openapi_examples=examples.QUERY_REQUESTS)]
+    cache: CacheDep, retriever: RetrieverDep, request: Annotated[QueryRequest, Body(openapi_examples=examples.QUERY_REQUESTS)]
 ) -> QueryResponse:
     """One result per behaviour of the setting that has frames (or only `behavior`), `applies` first.
     Each result carries the verdict, the label distribution over the deciding frames, the frames as
     evidence, the conditions still open and the defeaters that would change the verdict."""
-    return service.query(cache, request)
+    return service.query(cache, request, retriever)
 
 
 @router.post(
@@ -32,7 +32,7 @@ def post_query(
     responses={**ERRORS, 200: {"content": {"application/json": {"example": examples.JUDGE_RESPONSE}}}},
 )
 def post_judge(
-    cache: CacheDep, request: Annotated[JudgeRequest, Body(openapi_examples=examples.JUDGE_REQUESTS)]
+    cache: CacheDep, retriever: RetrieverDep, request: Annotated[JudgeRequest, Body(openapi_examples=examples.JUDGE_REQUESTS)]
 ) -> JudgeResponse:
     """The verdict on one behaviour, with its evidence; `unknown` when the bank has no frames for it."""
-    return service.judge(cache, request)
+    return service.judge(cache, request, retriever)

@@ -15,20 +15,27 @@ import normbank.cli
 import normbank.config
 from api.app import create_app
 from ingest.pipeline import run_import
+from tests.conftest import app_settings
 
 NORMBANK_HEADER = "setting,behavior,setting-behavior,constraints,constraints_given,constraint_predict,norm,label,split"
 
 
-def _app(database_url: str):
-    return create_app(normbank.config.get_settings(database_url=database_url))
+def _app(database_url: str, data_dir):
+    return create_app(app_settings(database_url, data_dir))
+
+
+def ready(test_client: TestClient) -> TestClient:
+    """Wait for the index the app builds at start (the hashing encoder makes that quick)."""
+    test_client.app.state.retriever.wait()
+    return test_client
 
 
 @pytest.fixture
-def client(engine, database_url):
+def client(engine, database_url, tmp_path):
     """A test client on an app whose database holds the packaged sample corpus (source normbank-sample)."""
     run_import(engine=engine, format="normbank", path=normbank.cli.sample_corpus_path(), source="normbank-sample")
-    with TestClient(_app(database_url)) as test_client:
-        yield test_client
+    with TestClient(_app(database_url, tmp_path)) as test_client:
+        yield ready(test_client)
 
 
 @pytest.fixture
@@ -43,7 +50,7 @@ def corpus_client(engine, database_url, tmp_path):
         path.write_text(csv_text, encoding="utf-8")
         report = run_import(engine=engine, format="normbank", path=path, source="tiny")
         assert report.rejected == 0, report.rejected_reasons
-        return stack.enter_context(TestClient(_app(database_url)))
+        return ready(stack.enter_context(TestClient(_app(database_url, tmp_path / "data"))))
 
     with stack:
         yield make

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 import normbank.config
 from api.app import create_app
+from tests.conftest import app_settings
 
 AGE_BRACKETS = ["infant", "toddler", "preschooler", "gradeschooler", "teen", "young adult", "middle-aged adult",
                 "older adult", "senior citizen"]
@@ -181,13 +182,13 @@ def test_healthz_is_ok(client):
 
 
 def test_readyz_is_ready_on_a_migrated_database(client):
-    assert get(client, "/readyz") == {"status": "ready", "checks": {"database": "ok", "schema": "ok"}}
+    assert get(client, "/readyz") == {"status": "ready", "checks": {"database": "ok", "schema": "ok", "index": "ok"}}
 
 
 def test_readyz_is_503_on_an_empty_unmigrated_database(tmp_path):
     empty = tmp_path / "empty.db"
     empty.touch()
-    app = create_app(normbank.config.get_settings(database_url=f"sqlite:///{empty}"))
+    app = create_app(app_settings(f"sqlite:///{empty}", tmp_path / "data"))
     with TestClient(app) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
@@ -209,7 +210,7 @@ def test_a_wrong_method_is_405_with_the_error_envelope(client):
 
 def test_queries_on_an_unmigrated_database_are_503_not_500(tmp_path):
     empty = tmp_path / "empty.db"
-    app = create_app(normbank.config.get_settings(database_url=f"sqlite:///{empty}"))
+    app = create_app(app_settings(f"sqlite:///{empty}", tmp_path / "data"))
     with TestClient(app, raise_server_exceptions=False) as bare:
         response = bare.post("/v1/judge", json={"setting": "restaurant", "behavior": "drink alcohol"})
     assert response.status_code == 503

@@ -28,7 +28,8 @@ RESPONSE_MODELS = {
 @pytest.fixture(scope="module")
 def spec() -> dict:
     # The document does not touch the database: an in-memory SQLite URL is enough.
-    return create_app(normbank.config.get_settings(database_url="sqlite://")).openapi()
+    return create_app(normbank.config.get_settings(database_url="sqlite://", embedding_model="hashing",
+                                             index_on_start="off")).openapi()
 
 
 def operations(spec: dict):

@@ -371,7 +371,7 @@ def test_a_query_result_is_the_judgement_of_that_behaviour(client):
     results = query(client, "restaurant", person=TEEN_CUSTOMER)["results"]
     judged = judge(client, "restaurant", "drink alcohol", person=TEEN_CUSTOMER)
     (result,) = [r for r in results if r["behavior"] == "drink alcohol"]
-    assert result == {k: v for k, v in judged.items() if k not in ("setting", "unused")}
+    assert result == {k: v for k, v in judged.items() if k not in ("setting", "unused", "linked")}
 
 
 def test_query_cursor_walks_every_behaviour_exactly_once(client):
@@ -443,7 +443,7 @@ def test_attributes_the_bank_has_never_seen_are_accepted_and_reported_unused(cli
 @pytest.mark.parametrize("path", ["/v1/query", "/v1/judge"])
 def test_an_unknown_setting_is_404(client, path):
     error = assert_error(client.post(path, json={"setting": "atlantis", "behavior": "swim"}), 404, "setting_not_found")
-    assert error["details"] == {"setting": "atlantis"}
+    assert error["details"]["setting"] == "atlantis" and "links to no setting" in error["message"]
 
 
 MALFORMED = {

@@ -1,0 +1,216 @@
+"""Free text in, grounded norms out: hybrid retrieval, frame applicability, /v1/search and /v1/ground.
+
+Ranking: dense candidates (norm texts and example situations, one FAISS search each) and lexical
+candidates (full-text search over the same documents) are fused by reciprocal rank; then each candidate
+frame is evaluated against the context: FALSE frames drop out, a TRUE frame overridden by a more specific
+TRUE frame gives way to it, and applicable frames rank above conditional ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from normbank.constraints import Atom, Kind, Relation, Subject
+from normbank.context import Context
+from normbank.ids import public_norm_id
+from normbank.reasoning import CompiledFrames, Frame, State, judge_behavior
+from normbank.retrieval.fusion import best_per_key, reciprocal_rank_fusion
+from normbank.statements import atom_phrase
+from schema.frames import FrameCache
+from schema.models import Behavior, ConstraintAtom, Norm, NormConstraint, Setting, Source
+from api.retrieval import Retriever
+
+CANDIDATES = 100  # per retriever, before fusion
+MODES = ("hybrid", "dense", "lexical")
+# Reciprocal-rank-fusion weights of the dense list (norm prototypes) and the lexical list (full-text
+# search over norm documents), chosen on NormDial's dev fold only: the lexical side is the stronger
+# retriever on long norm texts (recall@5 0.81 vs 0.71 with the culture), so it counts twice.
+WEIGHTS = {"dense": 1.0, "lexical": 2.0}
+PROMPT_TEXT_CHARS = 320
+POOL_FACTOR, POOL_MIN = 2, 10  # applicability reorders the 2k (at least 10) most relevant frames
+
+
+@dataclass
+class Candidate:
+    id: int
+    score: float
+    setting: str | None = None
+    behavior: str = ""
+    label: str = ""
+    statement: str = ""
+    rule_text: str | None = None
+    source: dict = field(default_factory=dict)
+    atoms: tuple[Atom, ...] = ()
+    status: str = "unknown"
+    unknown: list[Atom] = field(default_factory=list)
+    defeaters: list[tuple[str, list[Atom], int]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.rule_text or self.statement
+
+
+def rank(retriever: Retriever, text: str, *, mode: str = "hybrid", k: int = CANDIDATES) -> list[tuple[int, float]]:
+    """Norm ids best first for a free text, by dense, lexical or fused retrieval."""
+    rankings: list[list[int]] = []
+    weights: list[float] = []
+    if mode == "dense" or (mode == "hybrid" and retriever.dense_available()):
+        dense = retriever.dense(text, "norm_prototypes", k)
+        if mode == "dense":
+            return dense
+        rankings.append([n for n, _ in dense])
+        weights.append(WEIGHTS["dense"])
+    if mode in ("hybrid", "lexical"):
+        found = best_per_key((norm_id, score) for norm_id, _kind, score in retriever.lexical(text, k, kind="norm"))
+        if mode == "lexical":
+            return found[:k]
+        rankings.append([n for n, _ in found])
+        weights.append(WEIGHTS["lexical"])
+    return reciprocal_rank_fusion(rankings, weights)[:k]
+
+
+def load_candidates(conn: Connection, scored: Sequence[tuple[int, float]]) -> list[Candidate]:
+    """The candidates' frames and provenance, in the given order."""
+    ids = [norm_id for norm_id, _ in scored]
+    if not ids:
+        return []
+    rows = {
+        r.id: r for r in conn.execute(
+            select(Norm.id, Norm.label, Norm.statement, Norm.rule_text, Norm.row_number, Norm.support,
+                   Setting.name.label("setting"), Behavior.name.label("behavior"), Source.name.label("source"),
+                   Source.licence.label("licence"))
+            .join(Behavior, Behavior.id == Norm.behavior_id).join(Source, Source.id == Norm.source_id)
+            .outerjoin(Setting, Setting.id == Norm.setting_id).where(Norm.id.in_(ids))
+        )
+    }
+    atoms: dict[int, list[Atom]] = {i: [] for i in ids}
+    for nid, subject, kind, name, relation, value in conn.execute(
+        select(NormConstraint.norm_id, ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name,
+               ConstraintAtom.relation, ConstraintAtom.value)
+        .join(ConstraintAtom, ConstraintAtom.id == NormConstraint.atom_id).where(NormConstraint.norm_id.in_(ids))
+    ):
+        atoms[nid].append(Atom(Subject(subject), Kind(kind), name, Relation(relation), value))
+    out = []
+    for norm_id, score in scored:
+        r = rows.get(norm_id)
+        if r is None:
+            continue  # the index is older than a deletion: skip what is gone
+        out.append(Candidate(
+            id=norm_id, score=score, setting=r.setting, behavior=r.behavior, label=r.label, statement=r.statement,
+            rule_text=r.rule_text, source={"name": r.source, "licence": r.licence, "row": r.row_number},
+            atoms=tuple(sorted(atoms[norm_id], key=lambda a: a.text)),
+        ))
+    return out
+
+
+def apply_context(candidates: list[Candidate], cache: FrameCache, context: Context, k: int) -> list[Candidate]:
+    """Evaluate each candidate frame against the context; drop FALSE ones, replace overridden ones by the
+    frames that override them; of the most relevant survivors (a pool of POOL_FACTOR * k), applicable
+    frames rank above conditional ones. The pool keeps a barely related frame that always applies
+    from pushing out a closely related one that depends on something still unknown."""
+    by_setting: dict[str | None, list[Candidate]] = {}
+    for c in candidates:
+        by_setting.setdefault(c.setting, []).append(c)
+    kept: dict[int, Candidate] = {}
+    for setting, group in by_setting.items():
+        if setting is not None:
+            compiled = cache.get(setting)
+        else:
+            compiled = CompiledFrames(
+                [Frame(id=c.id, behavior=c.behavior, label=c.label, atoms=c.atoms) for c in group], cache.scales()
+            )
+        facts = compiled.facts(context)
+        frame_ids = {frame.id: i for i, frame in enumerate(compiled.frames)}
+        for behavior in dict.fromkeys(c.behavior for c in group):
+            judgement = judge_behavior(compiled, behavior, facts)
+            evaluations = {e.frame.id: e for e in judgement.frames}
+            for c in (c for c in group if c.behavior == behavior):
+                e = evaluations.get(c.id)
+                if e is None or e.state is State.FALSE:
+                    continue
+                if e.overridden_by:
+                    for winner_id in e.overridden_by:  # the more specific frame speaks instead
+                        if winner_id not in kept and winner_id in frame_ids:
+                            w = evaluations[winner_id]
+                            kept[winner_id] = Candidate(
+                                id=winner_id, score=c.score, setting=setting, behavior=behavior, label=w.frame.label,
+                                statement=w.frame.statement or "", source={"name": w.frame.source,
+                                "licence": w.frame.licence, "row": w.frame.row_number}, atoms=w.frame.atoms,
+                                status="applies",
+                                defeaters=_defeaters(judgement, winner_id),
+                            )
+                    continue
+                c.status = "applies" if e.state is State.TRUE else "conditional"
+                c.unknown = [a for a in c.atoms if a.text in set(e.unknown)]
+                c.defeaters = _defeaters(judgement, c.id) if e.state is State.TRUE else []
+                if c.id not in kept or kept[c.id].score < c.score:
+                    kept[c.id] = c
+    by_relevance = sorted(kept.values(), key=lambda c: -c.score)
+    pool = by_relevance[: max(POOL_FACTOR * k, POOL_MIN)]
+    return sorted(pool, key=lambda c: (c.status != "applies", -c.score))[:k]
+
+
+def _defeaters(judgement, frame_id: int) -> list[tuple[str, list[Atom], int]]:
+    return [(d.label, list(d.atoms), d.frame) for d in judgement.defeaters if frame_id in d.overrides]
+
+
+# -- what the agent should find out, and the prompt -------------------------------------------------
+def _who(atom: Atom) -> str:
+    return {"person": "the person's", "other": "the other person's", "environment": "the"}[atom.subject.value]
+
+
+def asks(candidates: Iterable[Candidate]) -> list[dict]:
+    """Unknown dimensions that would change the top answers, most consequential first."""
+    found: dict[tuple[str, str, str], dict] = {}
+    for rank_, c in enumerate(candidates, start=1):
+        atoms = [(a, c.id) for a in c.unknown] + [(a, d_id) for _l, d_atoms, d_id in c.defeaters for a in d_atoms]
+        for atom, norm_id in atoms:
+            key = atom.dimension
+            entry = found.setdefault(key, {
+                "subject": atom.subject.value, "kind": atom.kind.value, "name": atom.name,
+                "question": _question(atom), "values": [], "norms": [], "first": rank_,
+            })
+            if atom.value not in entry["values"]:
+                entry["values"].append(atom.value)
+            if public_norm_id(norm_id) not in entry["norms"]:
+                entry["norms"].append(public_norm_id(norm_id))
+    ordered = sorted(found.values(), key=lambda e: (e["first"], -len(e["norms"])))
+    for entry in ordered:
+        entry.pop("first")
+    return ordered
+
+
+def _question(atom: Atom) -> str:
+    if atom.kind is Kind.ROLE:
+        return f"What is {'the person' if atom.subject is Subject.PERSON else 'the other person'}'s role?"
+    if atom.kind is Kind.BEHAVIOR:
+        return "What else is the person doing?"
+    return f"What is {_who(atom)} {atom.name}?"
+
+
+def _short(text: str, limit: int = PROMPT_TEXT_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def prompt(candidates: Sequence[Candidate], ask_list: Sequence[dict], situation: str | None = None) -> str:
+    """Compact, prompt-ready text with citations by norm id."""
+    if not candidates:
+        return "No norms in the bank match this situation."
+    lines = ["Social norms that bear on this situation (from normbank; cite them by [id]):"]
+    for c in candidates:
+        if c.status == "applies":
+            when = "applies"
+        else:
+            when = "applies if " + " and ".join(atom_phrase(a) for a in c.unknown) if c.unknown else "may apply"
+        lines.append(f"- [{public_norm_id(c.id)}] {c.label.upper()} ({when}): {_short(c.text)}")
+        for label, atoms, _ in c.defeaters[:1]:
+            lines.append(f"  but {label} if " + " and ".join(atom_phrase(a) for a in atoms))
+    if ask_list:
+        lines.append("To be sure, find out: " + "; ".join(
+            f"{a['question']} ({', '.join(a['values'][:4])})" for a in ask_list[:5]) + ".")
+    return "\n".join(lines)

@@ -1,0 +1,187 @@
+"""The retrieval side of a running service: the encoder, the vector indexes on disk, lexical search and
+linking. One `Retriever` per app; it notices a stale or missing index and rebuilds it as configured:
+
+- `rebuild` (default): at start and whenever an import makes the index stale, in a background thread;
+  the old index keeps answering until the new one is swapped in atomically;
+- `demand`: synchronously, on the first request that needs the index;
+- `off`: never; dense retrieval is unavailable and free text is served by lexical search alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from normbank.config import Settings
+from normbank.errors import IndexNotReady
+from normbank.retrieval.encoder import Encoder, get_encoder
+from normbank.retrieval.linking import Link, link
+from normbank.retrieval.store import IndexStore, LoadedIndexes
+from schema import lexical
+from schema.indexing import build_index, current_stamp
+
+log = logging.getLogger("normbank.retrieval")
+
+INDEX_MODES = ("rebuild", "demand", "off")
+VECTOR_CACHE_SIZE = 50_000  # linking candidates' vectors kept in memory (settings, roles, behaviours, values)
+
+
+class Retriever:
+    def __init__(self, engine: Engine, settings: Settings, *, encoder: Encoder | None = None):
+        if settings.index_on_start not in INDEX_MODES:
+            raise ValueError(f"NORMBANK_INDEX_ON_START must be one of {', '.join(INDEX_MODES)}")
+        self.engine = engine
+        self.mode = settings.index_on_start
+        self.store = IndexStore(Path(settings.data_dir) / "indexes")
+        self.model = settings.embedding_model
+        self._encoder = encoder
+        self._loaded: LoadedIndexes | None = None
+        self._loaded_at = 0.0
+        self._check_seconds = settings.cache_check_seconds
+        self._lock = threading.RLock()
+        self._build_lock = threading.Lock()
+        self._builder: threading.Thread | None = None
+        self._last_error: str | None = None
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # -- encoder and indexes -------------------------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            with self._lock:
+                if self._encoder is None:
+                    self._encoder = get_encoder(self.model)
+        return self._encoder
+
+    def staleness(self) -> str | None:
+        manifest = self.store.current_manifest()
+        if manifest is None:
+            return "missing"
+        return self.store.is_stale(manifest, model=self.encoder.name, stamp=current_stamp(self.engine))
+
+    def rebuild(self, *, progress: bool = False) -> None:
+        """Build now (one build at a time per process) and load the result."""
+        with self._build_lock:
+            if self.staleness() is None:
+                self._reload(force=True)
+                return
+            try:
+                build_index(self.engine, self.store, self.encoder, progress=progress)
+                self._last_error = None
+            except Exception as exc:  # noqa: BLE001 - reported by readiness, retried on the next trigger
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("index build failed")
+                raise
+            self._reload(force=True)
+
+    def _build_in_background(self) -> None:
+        if self._builder is not None and self._builder.is_alive():
+            return
+
+        def run():
+            try:
+                self.rebuild()
+            except Exception:  # noqa: BLE001 - logged in rebuild
+                pass
+
+        self._builder = threading.Thread(target=run, name="normbank-index-build", daemon=True)
+        self._builder.start()
+
+    @property
+    def building(self) -> bool:
+        return self._builder is not None and self._builder.is_alive()
+
+    def start(self) -> None:
+        """Called at app start: in `rebuild` mode, bring a stale or missing index up to date."""
+        if self.mode == "rebuild" and self.staleness() is not None:
+            self._build_in_background()
+        else:
+            self._reload(force=True)
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._builder is not None:
+            self._builder.join(timeout)
+
+    def _reload(self, *, force: bool = False) -> LoadedIndexes | None:
+        now = time.monotonic()
+        if not force and now - self._loaded_at < self._check_seconds:
+            return self._loaded
+        manifest = self.store.current_manifest()
+        with self._lock:
+            current = self._loaded.manifest if self._loaded is not None else None
+            if manifest is not None and (current is None or manifest.build != current.build):
+                self._loaded = self.store.load()
+            self._loaded_at = now
+        return self._loaded
+
+    def indexes(self) -> LoadedIndexes | None:
+        """The freshest loaded indexes, triggering a rebuild as the mode says; None if none exist yet."""
+        loaded = self._reload()
+        if self.mode == "off":
+            return loaded
+        if time.monotonic() - getattr(self, "_stale_checked", 0.0) >= self._check_seconds:
+            self._stale_checked = time.monotonic()
+            if self.staleness() is not None:
+                if self.mode == "demand":
+                    self.rebuild()
+                    return self._loaded
+                self._build_in_background()
+        return loaded
+
+    def status(self) -> dict:
+        manifest = self.store.current_manifest()
+        reason = self.staleness() if self.mode != "off" or manifest is not None else "off"
+        state = "fresh" if reason is None else ("building" if self.building else "stale")
+        if manifest is None:
+            state = "building" if self.building else ("off" if self.mode == "off" else "missing")
+        return {"state": state, "reason": reason, "mode": self.mode, "model": self.encoder.name,
+                "manifest": manifest.to_dict() if manifest else None, "last_error": self._last_error}
+
+    # -- dense and lexical ---------------------------------------------------------------------------
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for texts, cached (linking asks for the same candidates again and again)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            fresh = self.encoder.encode(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh):
+                    self._vectors[text] = vector
+                while len(self._vectors) > VECTOR_CACHE_SIZE:
+                    self._vectors.popitem(last=False)
+        return np.stack([self._vectors[t] if t in self._vectors else self.encoder.encode([t])[0] for t in texts])
+
+    def dense(self, text: str, collection: str, k: int, *, vector: np.ndarray | None = None) -> list[tuple[int, float]]:
+        loaded = self.indexes()
+        if loaded is None or collection not in loaded.collections:
+            raise IndexNotReady(
+                "the vector index is not built yet" + (" (building now)" if self.building else "; run `normbank index`")
+            )
+        query = vector if vector is not None else self.encoder.encode([text])
+        return loaded.search(collection, query.reshape(1, -1), k)[0]
+
+    def dense_available(self) -> bool:
+        try:
+            loaded = self.indexes()
+        except Exception:  # noqa: BLE001 - a failed build means: no dense side
+            return False
+        return loaded is not None
+
+    def lexical(self, text: str, k: int, *, kind: str | None = None) -> list[tuple[int, str, float]]:
+        with self.engine.connect() as conn:
+            return lexical.search(conn, text, limit=k, kind=kind)
+
+    # -- linking -------------------------------------------------------------------------------------
+    def similarity(self, text: str, candidates: Sequence[str]) -> np.ndarray:
+        vectors = self.embed(list(candidates) + [text])
+        return vectors[:-1] @ vectors[-1]
+
+    def link(self, text: str, kind: str, candidates: Sequence[str], *, aliases: Mapping[str, str] | None = None) -> Link:
+        dense_ok = self.mode != "off" or self._encoder is not None
+        return link(text, kind, sorted(candidates), similarity=self.similarity if dense_ok else None, aliases=aliases)

@@ -1,0 +1,132 @@
+"""/v1/search, /v1/ground, linking in /v1/query and /v1/judge, and the index lifecycle — with the
+deterministic hashing encoder (retrieval quality with the real model: tests/normbank/retrieval, tests/bench)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ingest.pipeline import run_import
+from tests.conftest import FIXTURES, app_settings
+
+NORMDIAL = FIXTURES / "normdial"
+
+
+def ok(response):
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_search_finds_norms_by_free_text_with_filters(client):
+    body = ok(client.get("/v1/search", params={"q": "tip in japan", "k": 3}))
+    assert body["mode"] == "hybrid" and len(body["results"]) == 3
+    assert any("japan" in hit["statement"] for hit in body["results"])
+    hit = body["results"][0]
+    assert set(hit) == {"id", "text", "statement", "label", "setting", "behavior", "score", "source"}
+    filtered = ok(client.get("/v1/search", params={"q": "alcohol", "setting": "bar", "label": "taboo", "k": 5}))
+    assert filtered["results"] and all(h["setting"] == "bar" and h["label"] == "taboo" for h in filtered["results"])
+    lexical = ok(client.get("/v1/search", params={"q": "alcohol", "mode": "lexical", "k": 2}))
+    assert lexical["mode"] == "lexical" and all("alcohol" in h["text"] for h in lexical["results"])
+
+
+def test_search_validates_its_parameters(client):
+    assert client.get("/v1/search").status_code == 422
+    assert client.get("/v1/search", params={"q": "x", "k": 0}).json()["error"]["code"] == "invalid_request"
+    assert client.get("/v1/search", params={"q": "x", "setting": "qqqqzzzz"}).status_code == 404
+
+
+def test_ground_drops_false_frames_and_ranks_applicable_first(client):
+    body = ok(client.post("/v1/ground", json={
+        "situation": "a teenage customer wants to drink alcohol with dinner", "setting": "restaurant",
+        "person": {"role": "customer", "attributes": {"age bracket": "teen"}}, "k": 5,
+    }))
+    assert set(body) == {"norms", "linked", "ask", "prompt", "unused"}
+    statuses = [n["status"] for n in body["norms"]]
+    assert statuses == sorted(statuses, key=lambda s: s != "applies")
+    drink = [n for n in body["norms"] if n["behavior"] == "drink alcohol"]
+    assert drink and drink[0]["label"] == "taboo" and drink[0]["status"] == "applies"
+    # The server's frame is FALSE for a customer; the customer default is overridden by the teen frame.
+    assert all("server" not in " ".join(n["conditions"]) for n in drink)
+    assert all(n["id"] in body["prompt"] for n in body["norms"])
+
+
+def test_ground_asks_for_what_would_change_the_answer(client):
+    body = ok(client.post("/v1/ground", json={"situation": "someone wants to drink alcohol", "setting": "restaurant",
+                                              "k": 3}))
+    conditional = [n for n in body["norms"] if n["status"] == "conditional"]
+    assert conditional and all(n["conditions"] for n in conditional)
+    asked = {(a["subject"], a["name"]) for a in body["ask"]}
+    assert ("person", "role") in asked
+    assert "find out" in body["prompt"]
+
+
+def test_ground_links_free_text_setting_and_values(client):
+    body = ok(client.post("/v1/ground", json={"situation": "leaving a tip after dinner", "setting": "resturant",
+                                              "environment": {"country": "USA"},
+                                              "person": {"role": "customer"}, "k": 3}))
+    linked = {(l["kind"], l["text"]): l for l in body["linked"]}
+    assert linked[("setting", "resturant")]["linked"] == "restaurant"
+    assert linked[("value", "USA")]["linked"] == "the united states" and linked[("value", "USA")]["method"] == "alias"
+    tip = [n for n in body["norms"] if n["behavior"] == "leave a tip"]
+    assert tip[0]["label"] == "expected" and tip[0]["status"] == "applies"
+
+
+def test_judge_links_free_text_and_reports_it(client):
+    body = ok(client.post("/v1/judge", json={"setting": "Restaurant ", "behavior": "drink alcohool",
+                                             "person": {"role": "customer", "attributes": {"age bracket": "teen"}}}))
+    assert body["behavior"] == "drink alcohol" and body["verdict"] == "taboo"
+    assert [(l["kind"], l["linked"], l["method"]) for l in body["linked"]] == [("behavior", "drink alcohol", "fuzzy")]
+
+
+def test_a_setting_that_links_to_nothing_is_a_404_saying_so(client):
+    response = client.post("/v1/judge", json={"setting": "qqqqzzzz xxxx", "behavior": "x"})
+    assert response.status_code == 404
+    assert "links to no setting" in response.json()["error"]["message"]
+
+
+def test_readyz_reports_the_index_and_a_stale_one_is_rebuilt(engine, database_url, tmp_path):
+    run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
+    app = create_app(app_settings(database_url, tmp_path))
+    with TestClient(app) as client:
+        retriever = app.state.retriever
+        retriever.wait()
+        assert client.get("/readyz").json()["checks"]["index"] == "ok"
+        first = retriever.store.current_manifest()
+        run_import(engine=engine, format="normdial", path=NORMDIAL)  # another process would do the same
+        assert "data version" in retriever.staleness()
+        retriever._stale_checked = 0.0
+        retriever._loaded_at = 0.0
+        app.state.cache.invalidate()
+        ok(client.get("/v1/search", params={"q": "apology"}))  # notices, rebuilds in the background
+        retriever.wait()
+        second = retriever.store.current_manifest()
+        assert second.build != first.build and retriever.staleness() is None
+        assert second.collections["examples"] > 0 and "norm_prototypes" in second.collections
+        body = ok(client.get("/v1/search", params={"q": "apology", "k": 3}))
+        assert body["results"]
+
+
+def test_without_an_index_free_text_falls_back_to_full_text_search(engine, database_url, tmp_path):
+    run_import(engine=engine, format="normdial", path=NORMDIAL)
+    app = create_app(app_settings(database_url, tmp_path, index_on_start="off"))
+    with TestClient(app) as client:
+        assert "off" in client.get("/readyz").json()["checks"]["index"]
+        body = ok(client.post("/v1/ground", json={"situation": "someone apologises to a colleague", "k": 2}))
+        assert body["norms"]
+        assert client.get("/v1/search", params={"q": "apology", "mode": "dense"}).status_code == 503
+
+
+def test_ground_with_culture_context_excludes_the_other_culture(engine, database_url, tmp_path):
+    run_import(engine=engine, format="normdial", path=NORMDIAL)
+    app = create_app(app_settings(database_url, tmp_path))
+    with TestClient(app) as client:
+        app.state.retriever.wait()
+        body = ok(client.post("/v1/ground", json={"situation": "greeting a new colleague at work", "k": 10,
+                                                  "environment": {"country": "China"}}))
+        assert body["norms"] and all("china" in json.dumps(n).lower() or n["status"] == "applies" for n in body["norms"])
+        assert all(n["status"] == "applies" for n in body["norms"])
+        unknown = ok(client.post("/v1/ground", json={"situation": "greeting a new colleague at work", "k": 10}))
+        assert all(n["status"] == "conditional" for n in unknown["norms"])
+        assert [a["name"] for a in unknown["ask"]] == ["country"]
