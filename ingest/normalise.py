@@ -16,6 +16,7 @@ from normbank.ids import stable_id
 from normbank.labels import Label
 from normbank.scales import Scales
 from normbank.statements import render_statement
+from ingest.readers.csvutil import raw_line
 from ingest.records import DimensionEntry, NormRecord, Record, Rejected, SettingEntry
 
 FRAME_CACHE_SIZE = 1 << 17  # distinct conjunctions kept parsed; bounds memory whatever the file size
@@ -93,8 +94,9 @@ class Normaliser:
         self.scales = scales
         self.reject_frame = reject_frame
         self._frames = _BoundedCache(FRAME_CACHE_SIZE)
-        self._seen_settings: set[int] = set()
-        self._seen_behaviors: set[int] = set()
+        self._seen_settings: dict[str, int] = {}  # these three are bounded by the vocabulary, not the rows
+        self._seen_behaviors: dict[str, int] = {}
+        self._texts: dict[str, str] = {}
         self._seen_atoms: dict[Atom, int] = {}  # bounded by the distinct atoms, not the rows
 
     # -- frames ---------------------------------------------------------------------------------
@@ -111,18 +113,27 @@ class Normaliser:
         return self._frames.put(text, reason if reason else (atoms, render_conjunction(atoms)))
 
     def _setting(self, batch: Batch, name: str) -> int:
-        sid = setting_id(name)
-        if sid not in self._seen_settings:
-            self._seen_settings.add(sid)
+        sid = self._seen_settings.get(name)
+        if sid is None:
+            sid = self._seen_settings[name] = setting_id(name)
             batch.setting.append((sid, name))
         return sid
 
     def _behavior(self, batch: Batch, name: str) -> int:
-        bid = behavior_id(name)
-        if bid not in self._seen_behaviors:
-            self._seen_behaviors.add(bid)
+        bid = self._seen_behaviors.get(name)
+        if bid is None:
+            bid = self._seen_behaviors[name] = behavior_id(name)
             batch.behavior.append((bid, name))
         return bid
+
+    def _text(self, raw: str) -> str:
+        """normalise_text, remembered: settings and behaviours repeat across rows."""
+        text = self._texts.get(raw)
+        if text is None:
+            text = normalise_text(raw)
+            if len(self._texts) < FRAME_CACHE_SIZE:
+                self._texts[raw] = text
+        return text
 
     def _atom(self, batch: Batch, atom: Atom) -> int:
         aid = self._seen_atoms.get(atom)
@@ -134,14 +145,16 @@ class Normaliser:
         return aid
 
     @staticmethod
-    def _reject(batch: Batch, row_number: int, raw: str, reason: str, run_id: int, source_id: int) -> None:
+    def _reject(batch: Batch, row_number: int, raw: str | list[str], reason: str, run_id: int, source_id: int) -> None:
+        if not isinstance(raw, str):  # readers may hand over the fields: render them only for rejects
+            raw = raw_line(raw)
         batch.rejected_row.append((run_id, source_id, row_number, raw, reason))
         key = reason.split(":")[0]
         batch.rejected_reasons[key] = batch.rejected_reasons.get(key, 0) + 1
 
     # -- records --------------------------------------------------------------------------------
     def _norm(self, batch: Batch, record: NormRecord) -> None:
-        behavior = normalise_text(record.behavior)
+        behavior = self._text(record.behavior)
         if not behavior:
             return self._reject(batch, record.row_number, record.raw, "empty behavior", self.run_id, self.source_id)
         try:
@@ -160,7 +173,7 @@ class Normaliser:
         if isinstance(frame, str):
             return self._reject(batch, record.row_number, record.raw, frame, self.run_id, self.source_id)
         atoms, canonical = frame
-        setting = normalise_text(record.setting) if record.setting else None
+        setting = self._text(record.setting) if record.setting else None
         sid = self._setting(batch, setting) if setting else None
         bid = self._behavior(batch, behavior)
         nid = norm_id(self.source, setting, behavior, label, canonical, record.rule_text, record.culture,

@@ -28,7 +28,7 @@ class NormRecord:
     """
 
     row_number: int
-    raw: str
+    raw: str | list[str]  # the row as text, or its fields (rendered as a CSV line only if it is rejected)
     behavior: str
     label: str
     setting: str | None = None

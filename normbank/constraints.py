@@ -341,6 +341,9 @@ def _interval_reason(atoms: list[Atom], scales: Scales) -> str | None:
 
 def contradiction(atoms: Iterable[Atom], scales: Scales = DEFAULT_SCALES) -> str | None:
     """The reason no context can satisfy this conjunction, or None when it is satisfiable as far as we can tell."""
+    atoms = list(atoms)
+    if len({a.dimension for a in atoms}) == len(atoms) and not any(a.relation in ORDINAL_RELATIONS for a in atoms):
+        return None  # the common case: one equality atom per dimension cannot contradict itself
     groups: dict[tuple[Subject, Kind, str], list[Atom]] = {}
     for atom in atoms:
         groups.setdefault(atom.dimension, []).append(atom)

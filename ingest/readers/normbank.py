@@ -84,7 +84,7 @@ def read(path: Path) -> Iterator[Record]:
             continue
         yield NormRecord(
             row_number=number,
-            raw=raw_line(fields),
+            raw=fields,
             setting=get("setting").strip() or None,
             behavior=behavior,
             label=label.value,

@@ -7,8 +7,8 @@ import normbank.config
 from api import examples
 from api.app import create_app
 from api.models import (
-    Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, SettingDetail, SettingsPublic,
-    SourcesPublic, TaxonomyOut,
+    GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, SearchResponse,
+    SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
 )
 
 RESPONSE_MODELS = {
@@ -20,6 +20,8 @@ RESPONSE_MODELS = {
     "GET /v1/settings/{name}": SettingDetail,
     "GET /v1/taxonomy": TaxonomyOut,
     "GET /v1/sources": SourcesPublic,
+    "GET /v1/search": SearchResponse,
+    "POST /v1/ground": GroundResponse,
     "GET /healthz": Health,
     "GET /readyz": Readiness,
 }
@@ -58,7 +60,7 @@ def test_every_operation_has_a_200_example(spec):
 
 def test_every_operation_with_a_body_has_request_examples(spec):
     with_body = {name: op["requestBody"] for name, op in operations(spec) if "requestBody" in op}
-    assert set(with_body) == {"POST /v1/query", "POST /v1/judge"}
+    assert set(with_body) == {"POST /v1/query", "POST /v1/judge", "POST /v1/ground"}
     assert [name for name, body in with_body.items() if not body["content"]["application/json"].get("examples")] == []
 
 
@@ -72,7 +74,8 @@ def test_every_200_example_in_api_examples_validates_against_its_response_model(
         "POST /v1/query": examples.QUERY_RESPONSE, "POST /v1/judge": examples.JUDGE_RESPONSE,
         "GET /v1/norms/{norm_id}": examples.NORM, "GET /v1/norms": examples.NORMS, "GET /v1/settings": examples.SETTINGS,
         "GET /v1/settings/{name}": examples.SETTING, "GET /v1/taxonomy": examples.TAXONOMY,
-        "GET /v1/sources": examples.SOURCES,
+        "GET /v1/sources": examples.SOURCES, "GET /v1/search": examples.SEARCH,
+        "POST /v1/ground": examples.GROUND_RESPONSE,
     }.items():
         RESPONSE_MODELS[name].model_validate(example)
 
@@ -119,3 +122,28 @@ def test_the_catalogue_examples_are_what_the_app_answers_today(client):
     dimensions = client.get("/v1/taxonomy").json()["dimensions"]  # the example shows a few dimensions
     assert all(d in dimensions for d in examples.TAXONOMY["dimensions"])
     assert without_timestamps(client.get("/v1/sources").json()) == without_timestamps(examples.SOURCES)
+
+
+@pytest.mark.slow
+def test_the_ground_example_is_answered_with_the_real_model(tmp_path):
+    """The /v1/ground example links "sushi place" to restaurant: that takes the real embedding model (the
+    answer does not depend on the database, so SQLite alone)."""
+    from fastapi.testclient import TestClient
+
+    from ingest.pipeline import run_import
+    from normbank.cli import sample_corpus_path
+    from schema.engine import make_engine
+    from schema.migrate import upgrade
+    from tests.conftest import app_settings
+
+    database_url = f"sqlite:///{tmp_path / 'examples.db'}"
+    engine = make_engine(database_url)
+    upgrade(engine)
+    run_import(engine=engine, format="normbank", path=sample_corpus_path(), source="normbank-sample")
+    app = create_app(app_settings(database_url, tmp_path, embedding_model=None, index_on_start="demand"))
+    with TestClient(app) as client:
+        response = client.post("/v1/ground", json=examples.GROUND_REQUESTS["restaurant"]["value"])
+    assert response.status_code == 200, response.text
+    body = GroundResponse.model_validate(response.json())
+    assert [(l.text, l.linked) for l in body.linked] == [("sushi place", "restaurant")]
+    assert [n.id for n in body.norms] == [n["id"] for n in examples.GROUND_RESPONSE["norms"]]
