@@ -12,6 +12,7 @@ import hashlib
 import math
 import os
 import re
+import sys
 import threading
 from functools import lru_cache
 from typing import Any, Protocol, Sequence
@@ -51,7 +52,7 @@ def get_encoder(model: str | None) -> Encoder:
 # --- sentence-transformers -------------------------------------------------------------------------
 
 class _LoadedModel:
-    """One model in this process, shared by every encoder naming it. The lock serialises encodes:
+    """One model in this process, shared by every encoder naming it. The lock serialises batches:
     a fast tokenizer raises "Already borrowed" when two threads use it at once, and torch already
     spreads one batch over all cores."""
 
@@ -145,20 +146,39 @@ class SentenceTransformerEncoder:
         return self._loaded().dimension
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Texts are sorted by length so a batch pads little, then encoded one batch per hold of the
+        model's lock: a query waits for at most one batch of an index build running beside it."""
         loaded = self._loaded()
         texts = list(texts)
+        out = np.empty((len(texts), loaded.dimension), dtype=np.float32)
         if not texts:
-            return np.zeros((0, loaded.dimension), dtype=np.float32)
-        with loaded.lock:
-            if self._threads:
-                import torch
+            return out
+        batch_size = max(1, batch_size)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        bar = None
+        if progress:
+            from tqdm import tqdm
 
-                torch.set_num_threads(self._threads)
-            vectors = loaded.model.encode(
-                texts, batch_size=batch_size, show_progress_bar=progress,
-                convert_to_numpy=True, normalize_embeddings=True,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+            bar = tqdm(total=len(texts), unit=" texts", desc=f"embed {self.name}", file=sys.stderr,
+                       dynamic_ncols=True, mininterval=0.5)
+        try:
+            for start in range(0, len(texts), batch_size):
+                rows = order[start : start + batch_size]
+                with loaded.lock:
+                    if self._threads:
+                        import torch
+
+                        torch.set_num_threads(self._threads)
+                    out[rows] = loaded.model.encode(
+                        [texts[i] for i in rows], batch_size=batch_size, show_progress_bar=False,
+                        convert_to_numpy=True, normalize_embeddings=True,
+                    )
+                if bar is not None:
+                    bar.update(len(rows))
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
 
     def _source_key(self) -> str:
         if self._source is None:

@@ -113,3 +113,7 @@ def test_the_packaged_model():
     again = SentenceTransformerEncoder()
     assert again.loaded
     np.testing.assert_allclose(again.encode(["sushi place"])[0], sushi, atol=1e-5)
+    # batches are formed by length; rows still come back in the caller's order
+    mixed = ["hospital", "a long sentence about eating sushi at a small place near the station", "restaurant"]
+    np.testing.assert_allclose(encoder.encode(mixed, batch_size=2), np.vstack([encoder.encode([t]) for t in mixed]),
+                               atol=1e-5)
