@@ -27,7 +27,7 @@ test: setup
 	$(PY) -m pytest tests
 
 bench: setup
-	$(PY) tests/bench/run_all.py
+	$(PY) tests/bench/run_all.py --out var/bench/report.json
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

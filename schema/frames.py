@@ -90,13 +90,17 @@ class FrameCache:
         self._dimensions: set[DimensionKey] | None = None
         self._vocabulary = None
 
+    def _clear(self) -> None:
+        self._settings.clear()
+        self._setting_ids = None
+        self._scales = None
+        self._dimensions = None
+        self._vocabulary = None
+
     def invalidate(self) -> None:
+        """Forget everything now (an import in this process committed)."""
         with self._lock:
-            self._settings.clear()
-            self._setting_ids = None
-            self._scales = None
-            self._dimensions = None
-            self._vocabulary = None
+            self._clear()
             self._version = None
             self._checked = 0.0
 
@@ -108,11 +112,7 @@ class FrameCache:
             version = data_version(conn)
         with self._lock:
             if version != self._version:
-                self._settings.clear()
-                self._setting_ids = None
-                self._scales = None
-                self._dimensions = None
-                self._vocabulary = None
+                self._clear()
                 self._version = version
             self._checked = now
 

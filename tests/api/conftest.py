@@ -20,6 +20,17 @@ from tests.conftest import app_settings
 NORMBANK_HEADER = "setting,behavior,setting-behavior,constraints,constraints_given,constraint_predict,norm,label,split"
 
 
+def assert_error(response, status: int, code: str) -> dict:
+    """The error envelope `{"error": {"code", "message", "details"}}` with this status and code."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
 def _app(database_url: str, data_dir):
     return create_app(app_settings(database_url, data_dir))
 

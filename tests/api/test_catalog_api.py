@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 import normbank.config
 from api.app import create_app
+from tests.api.conftest import assert_error
 from tests.conftest import app_settings
 
 AGE_BRACKETS = ["infant", "toddler", "preschooler", "gradeschooler", "teen", "young adult", "middle-aged adult",
@@ -24,14 +25,6 @@ def get(client, path: str, **params) -> dict:
     return body
 
 
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
 
 
 def walk_norms(client, **params) -> tuple[list[dict], int]:

@@ -7,6 +7,7 @@ semantics of ARCHITECTURE.md "Reasoning" / normbank/reasoning.py.
 from __future__ import annotations
 
 import pytest
+from tests.api.conftest import assert_error
 
 ZERO = {"expected": 0, "normal": 0, "taboo": 0}
 
@@ -75,14 +76,6 @@ def of(*constraints: str) -> frozenset[str]:
     return frozenset(constraints)
 
 
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
 
 
 # -- 1. a default flipped by a more specific frame ----------------------------------------------
