@@ -180,3 +180,20 @@ def test_provenance_points_at_source_and_row(engine):
     with engine.connect() as conn:
         rows = conn.execute(select(Source.name, Source.licence, Norm.row_number).join(Norm, Norm.source_id == Source.id)).all()
     assert rows and all(name == "noise-fixture" and licence == "CC BY-SA 4.0" and row >= 1 for name, licence, row in rows)
+
+
+def test_a_new_file_version_with_more_rows_raises_support_of_existing_norms(engine, tmp_path):
+    _import(engine)
+    grown = tmp_path / "noise-v2.csv"
+    text = NOISE.read_text(encoding="utf-8")
+    first_row = text.splitlines()[1]  # row 1: [PERSON]'s role is 'customer' (drink alcohol, normal)
+    grown.write_text(text + first_row + "\n", encoding="utf-8")
+    report = _import(engine, path=grown)
+    assert report.loaded == 0 and report.read == 32
+    with engine.connect() as conn:
+        norm = conn.execute(
+            select(Norm).join(NormRow, NormRow.norm_id == Norm.id).where(NormRow.row_number == 1)
+        ).one()
+        rows = conn.execute(select(NormRow.row_number).where(NormRow.norm_id == norm.id).order_by(NormRow.row_number))
+        assert [r for (r,) in rows] == [1, 32]
+        assert norm.support == 2
