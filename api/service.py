@@ -137,7 +137,11 @@ def _unused(context: Context, cache: FrameCache) -> list[UnusedFact]:
 
 
 def result_of(j: Judgement) -> Result:
-    return Result(
+    """The API's RESULT for a judgement. Built with `model_construct`: the data comes from the reasoner,
+    not from a client, and validating thousands of frames per full-setting query cost more than the
+    reasoning itself."""
+    construct_frame, construct_source = FrameOut.model_construct, SourceRef.model_construct
+    return Result.model_construct(
         behavior=j.behavior,
         status=j.status.value,
         verdict=j.verdict,
@@ -145,22 +149,23 @@ def result_of(j: Judgement) -> Result:
         confidence=None if j.confidence is None else round(j.confidence, 4),
         contested=j.contested,
         frames=[
-            FrameOut(
+            construct_frame(
                 id=public_norm_id(e.frame.id), label=e.frame.label, support=e.frame.support,
-                constraints=[a.text for a in e.frame.atoms], state=e.state.value, matched=e.matched, failed=e.failed,
+                constraints=e.constraints, state=e.state.value, matched=e.matched, failed=e.failed,
                 unknown=e.unknown, overridden_by=[public_norm_id(i) for i in e.overridden_by],
                 statement=e.frame.statement,
-                source=SourceRef(name=e.frame.source or "", licence=e.frame.licence, row=e.frame.row_number),
+                source=construct_source(name=e.frame.source or "", licence=e.frame.licence, row=e.frame.row_number),
             )
             for e in j.frames
         ],
         conditions=[
-            ConditionOut(label=c.label, unknown=c.unknown, frame=public_norm_id(c.frame), support=c.support)
+            ConditionOut.model_construct(label=c.label, unknown=c.unknown, frame=public_norm_id(c.frame),
+                                         support=c.support)
             for c in j.conditions
         ],
         defeaters=[
-            DefeaterOut(label=d.label, unknown=d.unknown, frame=public_norm_id(d.frame), support=d.support,
-                        overrides=[public_norm_id(i) for i in d.overrides])
+            DefeaterOut.model_construct(label=d.label, unknown=d.unknown, frame=public_norm_id(d.frame),
+                                        support=d.support, overrides=[public_norm_id(i) for i in d.overrides])
             for d in j.defeaters
         ],
         statement=j.statement,
@@ -177,8 +182,8 @@ def judge(cache: FrameCache, request: JudgeRequest, retriever: "Retriever | None
     context = context_of(request, cache, compiled.setting, linker)
     behavior = linker.behavior(compiled.setting, request.behavior, set(compiled.by_behavior))
     judgement = judge_behavior(compiled, behavior, compiled.facts(context))
-    return JudgeResponse(**result_of(judgement).__dict__, setting=compiled.setting, unused=_unused(context, cache),
-                         linked=linker.to_json())
+    return JudgeResponse.model_construct(**result_of(judgement).__dict__, setting=compiled.setting,
+                                         unused=_unused(context, cache), linked=linker.to_json())
 
 
 def query(cache: FrameCache, request: QueryRequest, retriever: "Retriever | None" = None) -> QueryResponse:

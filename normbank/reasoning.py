@@ -210,6 +210,7 @@ class CompiledFrames:
 class FrameEvaluation:
     frame: Frame
     state: State
+    constraints: list[str]  # the frame's canonical atom texts (compiled once)
     matched: list[str]
     failed: list[str]
     unknown: list[str]
@@ -347,6 +348,7 @@ def judge_behavior(
             evaluations.append(FrameEvaluation(
                 frame=compiled.frames[i],
                 state=_STATE[s],
+                constraints=[texts[a] for a in atom_ids],
                 matched=[texts[a] for a in atom_ids if states[a] == _T],
                 failed=[texts[a] for a in atom_ids if states[a] == _F],
                 unknown=[texts[a] for a in atom_ids if states[a] == _U],
