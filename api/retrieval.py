@@ -44,6 +44,7 @@ class Retriever:
         self._encoder = encoder
         self._loaded: LoadedIndexes | None = None
         self._loaded_at = 0.0
+        self._stale_checked = 0.0
         self._check_seconds = settings.cache_check_seconds
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()
@@ -126,7 +127,7 @@ class Retriever:
         loaded = self._reload()
         if self.mode == "off":
             return loaded
-        if time.monotonic() - getattr(self, "_stale_checked", 0.0) >= self._check_seconds:
+        if time.monotonic() - self._stale_checked >= self._check_seconds:
             self._stale_checked = time.monotonic()
             if self.staleness() is not None:
                 if self.mode == "demand":

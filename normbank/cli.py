@@ -43,7 +43,7 @@ def _engine(args: argparse.Namespace, *, create: bool = False):
     except OperationalError as exc:
         raise DatabaseUnavailable(f"cannot read the database at {redact(url)}: {exc.orig}") from None
     if revision != head_revision():
-        if create or revision is None and getattr(args, "auto_init", False):
+        if create or (revision is None and getattr(args, "auto_init", False)):
             upgrade(engine)
         else:
             state = "is empty" if revision is None else f"is at schema revision {revision}"

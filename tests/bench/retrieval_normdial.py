@@ -174,6 +174,7 @@ def main(argv=None) -> dict:
                   "bytes": manifest.bytes_on_disk, "collections": manifest.collections} if manifest else None,
         "results": results,
         "ground_ms_p50": {k: round(statistics.median(v), 2) for k, v in latencies.items()},
+        "ground_ms_p99": {k: round(sorted(v)[min(len(v) - 1, int(0.99 * len(v)))], 2) for k, v in latencies.items()},
     }
     text = json.dumps(report, indent=2)
     print(text)
