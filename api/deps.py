@@ -1,4 +1,7 @@
-"""Typed dependencies, so route signatures read like the domain."""
+"""Typed dependencies, so route signatures read like the domain.
+
+The ones that only read `app.state` are `async def`: FastAPI runs a plain `def` dependency in the thread
+pool, and each such hop cost more than the whole judgement (py-spy on /v1/judge under load)."""
 
 from __future__ import annotations
 
@@ -11,15 +14,15 @@ from api.retrieval import Retriever
 from schema.frames import FrameCache
 
 
-def get_cache(request: Request) -> FrameCache:
+async def get_cache(request: Request) -> FrameCache:
     return request.app.state.cache
 
 
-def get_retriever(request: Request) -> Retriever:
+async def get_retriever(request: Request) -> Retriever:
     return request.app.state.retriever
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 

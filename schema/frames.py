@@ -157,6 +157,16 @@ class FrameCache:
                 vocab = self._vocabulary = vocabulary(conn)
         return vocab
 
+    def hot(self, setting: str) -> bool:
+        """True when this setting (by its exact name), the vocabulary, the scales and the dimensions are in
+        memory and no staleness check is due: `get` and friends will not touch the database."""
+        return (
+            self._version is not None
+            and time.monotonic() - self._checked < self.check_seconds
+            and self._setting_ids is not None and normalise_text(setting) in self._settings
+            and self._vocabulary is not None and self._scales is not None and self._dimensions is not None
+        )
+
     def resolve(self, setting: str) -> str:
         """The bank's name for a setting (case and spacing normalised), or SettingNotFound."""
         name = normalise_text(setting)

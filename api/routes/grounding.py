@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, Body, Query
+from starlette.concurrency import run_in_threadpool
 
 from api import examples, service
 from api.deps import CacheDep, RetrieverDep
@@ -18,7 +19,7 @@ ERRORS = {404: {"model": ErrorResponse, "description": "A setting that links to 
 
 @router.get("/search", response_model=SearchResponse, summary="Hybrid search over norm texts",
             responses={**ERRORS, 200: {"content": {"application/json": {"example": examples.SEARCH}}}})
-def get_search(
+async def get_search(
     cache: CacheDep,
     retriever: RetrieverDep,
     q: Annotated[str, Query(min_length=1, max_length=2000, description="Free text, e.g. 'tipping in Japan'")],
@@ -29,12 +30,12 @@ def get_search(
 ) -> SearchResponse:
     """Dense (sentence embeddings) and lexical (the database's full-text search) retrieval fused by
     reciprocal rank; no context, so no frame is excluded."""
-    return service.search(cache, retriever, q, setting=setting, label=label, k=k, mode=mode)
+    return await run_in_threadpool(service.search, cache, retriever, q, setting=setting, label=label, k=k, mode=mode)
 
 
 @router.post("/ground", response_model=GroundResponse, summary="Norms for a situation, ready for a prompt",
              responses={**ERRORS, 200: {"content": {"application/json": {"example": examples.GROUND_RESPONSE}}}})
-def post_ground(
+async def post_ground(
     cache: CacheDep,
     retriever: RetrieverDep,
     request: Annotated[GroundRequest, Body(openapi_examples=examples.GROUND_REQUESTS)],
@@ -42,4 +43,6 @@ def post_ground(
     """The top-k norms for a situation (free text) and an optional structured context: norms whose
     frames are false for the context drop out, applicable ones rank above conditional ones; `ask` says
     what to find out, `prompt` is compact text with citations by id."""
-    return service.ground(cache, retriever, request)
+    # Embedding and database reads: in the thread pool, but one hop (a sync route costs a second one,
+    # for validating the response model).
+    return await run_in_threadpool(service.ground, cache, retriever, request)
