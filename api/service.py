@@ -136,40 +136,53 @@ def _unused(context: Context, cache: FrameCache) -> list[UnusedFact]:
     return [UnusedFact(subject=s.value, name=n) for s, _k, n in unused_dimensions(context, cache.dimensions())]
 
 
+def _built(cls, values: dict):
+    """A response model holding `values` as they are, with every field given: what `model_construct`
+    does, without its per-field default handling (a third of its cost). Only for data the reasoner
+    made; `tests/api/test_result_models.py` checks the result equals a validated one."""
+    obj = cls.__new__(cls)
+    set_ = object.__setattr__
+    set_(obj, "__dict__", values)
+    set_(obj, "__pydantic_fields_set__", set(values))
+    set_(obj, "__pydantic_extra__", None)
+    set_(obj, "__pydantic_private__", None)
+    return obj
+
+
 def result_of(j: Judgement) -> Result:
-    """The API's RESULT for a judgement. Built with `model_construct`: the data comes from the reasoner,
+    """The API's RESULT for a judgement, built without validation: the data comes from the reasoner,
     not from a client, and validating thousands of frames per full-setting query cost more than the
     reasoning itself."""
-    construct_frame, construct_source = FrameOut.model_construct, SourceRef.model_construct
-    return Result.model_construct(
-        behavior=j.behavior,
-        status=j.status.value,
-        verdict=j.verdict,
-        distribution=j.distribution,
-        confidence=None if j.confidence is None else round(j.confidence, 4),
-        contested=j.contested,
-        frames=[
-            construct_frame(
-                id=public_norm_id(e.frame.id), label=e.frame.label, support=e.frame.support,
-                constraints=e.constraints, state=e.state.value, matched=e.matched, failed=e.failed,
-                unknown=e.unknown, overridden_by=[public_norm_id(i) for i in e.overridden_by],
-                statement=e.frame.statement,
-                source=construct_source(name=e.frame.source or "", licence=e.frame.licence, row=e.frame.row_number),
-            )
+    return _built(Result, {
+        "behavior": j.behavior,
+        "status": j.status.value,
+        "verdict": j.verdict,
+        "distribution": j.distribution,
+        "confidence": None if j.confidence is None else round(j.confidence, 4),
+        "contested": j.contested,
+        "frames": [
+            _built(FrameOut, {
+                "id": public_norm_id(e.frame.id), "label": e.frame.label, "support": e.frame.support,
+                "constraints": e.constraints, "state": e.state.value, "matched": e.matched, "failed": e.failed,
+                "unknown": e.unknown, "overridden_by": [public_norm_id(i) for i in e.overridden_by],
+                "statement": e.frame.statement,
+                "source": _built(SourceRef, {"name": e.frame.source or "", "licence": e.frame.licence,
+                                             "row": e.frame.row_number}),
+            })
             for e in j.frames
         ],
-        conditions=[
-            ConditionOut.model_construct(label=c.label, unknown=c.unknown, frame=public_norm_id(c.frame),
-                                         support=c.support)
+        "conditions": [
+            _built(ConditionOut, {"label": c.label, "unknown": c.unknown, "frame": public_norm_id(c.frame),
+                                  "support": c.support})
             for c in j.conditions
         ],
-        defeaters=[
-            DefeaterOut.model_construct(label=d.label, unknown=d.unknown, frame=public_norm_id(d.frame),
-                                        support=d.support, overrides=[public_norm_id(i) for i in d.overrides])
+        "defeaters": [
+            _built(DefeaterOut, {"label": d.label, "unknown": d.unknown, "frame": public_norm_id(d.frame),
+                                 "support": d.support, "overrides": [public_norm_id(i) for i in d.overrides]})
             for d in j.defeaters
         ],
-        statement=j.statement,
-    )
+        "statement": j.statement,
+    })
 
 
 def _summary(compiled: CompiledFrames) -> SettingSummary:
@@ -182,8 +195,8 @@ def judge(cache: FrameCache, request: JudgeRequest, retriever: "Retriever | None
     context = context_of(request, cache, compiled.setting, linker)
     behavior = linker.behavior(compiled.setting, request.behavior, set(compiled.by_behavior))
     judgement = judge_behavior(compiled, behavior, compiled.facts(context))
-    return JudgeResponse.model_construct(**result_of(judgement).__dict__, setting=compiled.setting,
-                                         unused=_unused(context, cache), linked=linker.to_json())
+    return _built(JudgeResponse, {**result_of(judgement).__dict__, "setting": compiled.setting,
+                                  "unused": _unused(context, cache), "linked": linker.to_json()})
 
 
 def query(cache: FrameCache, request: QueryRequest, retriever: "Retriever | None" = None) -> QueryResponse:

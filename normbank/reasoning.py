@@ -143,6 +143,7 @@ class CompiledFrames:
         self._atom_eval: list[tuple[Relation, str, int | None, float | None]] = []
         self.atoms_by_dimension: dict[DimensionKey, list[int]] = {}
         self.frame_atoms: list[tuple[int, ...]] = []
+        self.frame_texts: list[list[str]] = []  # canonical atom texts per frame; shared by answers, never mutated
         self.frame_sets: list[frozenset[int]] = []
         self.by_behavior: dict[str, list[int]] = {}
         for frame in frames:
@@ -150,6 +151,7 @@ class CompiledFrames:
             self.frames.append(frame)
             ids = tuple(self._atom_id(a) for a in frame.atoms)
             self.frame_atoms.append(ids)
+            self.frame_texts.append([self.atom_texts[a] for a in ids])
             self.frame_sets.append(frozenset(ids))
             self.by_behavior.setdefault(frame.behavior, []).append(index)
         self.dimensions = frozenset(self.atoms_by_dimension)
@@ -330,13 +332,12 @@ def judge_behavior(
     defeaters: list[Condition] = []
     evaluations: list[FrameEvaluation] = []
     if detail:
-        texts = compiled.atom_texts
+        texts, frame_texts, frame_atoms = compiled.atom_texts, compiled.frame_texts, compiled.frame_atoms
         # By label, then the best supported, the simplest and (for a stable order) the text.
         for i in sorted(unknown, key=lambda i: (compiled.frames[i].label, -compiled.frames[i].support,
-                                                 len(compiled.frame_atoms[i]),
-                                                 [texts[a] for a in compiled.frame_atoms[i]])):
+                                                 len(frame_atoms[i]), frame_texts[i])):
             frame = compiled.frames[i]
-            open_ids = [a for a in compiled.frame_atoms[i] if states[a] == _U]
+            open_ids = [a for a in frame_atoms[i] if states[a] == _U]
             open_atoms = tuple(compiled.atoms[a] for a in open_ids)
             open_texts = [texts[a] for a in open_ids]
             beaten = [compiled.frames[w].id for w in winners if sets[i] > sets[w]]
@@ -344,15 +345,17 @@ def judge_behavior(
             if beaten and frame.label != verdict:
                 defeaters.append(Condition(frame.label, open_texts, frame.id, frame.support, beaten, open_atoms))
         for i, s in zip(indexes, frame_states):
-            atom_ids = compiled.frame_atoms[i]
+            constraints = frame_texts[i]
+            if s == _T:  # every atom matched
+                matched, failed, open_ = constraints, [], []
+            else:
+                atom_ids = frame_atoms[i]
+                matched = [texts[a] for a in atom_ids if states[a] == _T]
+                failed = [] if s == _U else [texts[a] for a in atom_ids if states[a] == _F]
+                open_ = [texts[a] for a in atom_ids if states[a] == _U]
             evaluations.append(FrameEvaluation(
-                frame=compiled.frames[i],
-                state=_STATE[s],
-                constraints=[texts[a] for a in atom_ids],
-                matched=[texts[a] for a in atom_ids if states[a] == _T],
-                failed=[texts[a] for a in atom_ids if states[a] == _F],
-                unknown=[texts[a] for a in atom_ids if states[a] == _U],
-                overridden_by=overridden.get(i, []),
+                frame=compiled.frames[i], state=_STATE[s], constraints=constraints, matched=matched, failed=failed,
+                unknown=open_, overridden_by=overridden.get(i, []),
             ))
         order = {State.TRUE: 0, State.UNKNOWN: 1, State.FALSE: 2}
         evaluations.sort(key=lambda e: (order[e.state], bool(e.overridden_by), -e.frame.support))
