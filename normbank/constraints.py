@@ -110,6 +110,10 @@ _BEHAVIOR_NAMES = frozenset({"behavior", "behaviour", "behaviors", "behaviours",
 _FORBIDDEN_IN_NAME = re.compile(r"['\"\[\]]|(^|\s)is(\s|$)")
 _EDGE_CHARS = "[]()<>{}' "
 _AND_SPLIT = re.compile(r"\s*\[\s*and\s*\]\s*", re.IGNORECASE)
+_IS = re.compile(r"(^|\s)is(\s|'|\"|$)")
+_QUOTE = re.compile(r"['\"]")
+_POSSESSIVE = re.compile(r"^'s\s+")
+_SUBJECT_WORD = re.compile(r"\b(person|other)\b")
 
 
 def normalise_text(text: str) -> str:
@@ -211,13 +215,13 @@ def _match_category(text: str) -> tuple[tuple[Subject, Kind | None], str] | None
 
 def _split_relation(rest: str) -> tuple[str, Relation, str]:
     """'age bracket is less than 'teen'' -> ('age bracket', LT, 'teen')."""
-    match = re.search(r"(^|\s)is(\s|'|\"|$)", rest)
+    match = _IS.search(rest)
     if not match:
         raise UnparseableAtom("no relation: expected 'is', 'is not', 'is less than', ...")
     name = rest[: match.start()].strip()
     tail = rest[match.start():].strip()
     relation: Relation | None = None
-    if tail.rstrip("[]() ").endswith(("'", '"')) and (quote := re.search(r"['\"]", tail)):
+    if tail.rstrip("[]() ").endswith(("'", '"')) and (quote := _QUOTE.search(tail)):
         phrase = _WS.sub(" ", tail[: quote.start()]).strip()
         relation, raw_value = RELATION_SYNONYMS.get(phrase), tail[quote.start():]
         if relation is None:
@@ -251,7 +255,7 @@ def _parse_atom(raw: str) -> Atom:
         category = _match_category(text)
         if category is not None:
             (subject, kind), rest = category
-            rest = re.sub(r"^'s\s+", "", rest)
+            rest = _POSSESSIVE.sub("", rest)
         else:
             subject, kind, rest = Subject.ENVIRONMENT, Kind.ENVIRONMENT, text
     rest = rest.lstrip("[]()<>{} ")
@@ -263,7 +267,7 @@ def _parse_atom(raw: str) -> Atom:
             name = name[len("the environment"):].strip()
         if not name:
             raise UnparseableAtom("environment atom without a dimension name (e.g. 'time of day is ...')")
-        if text.startswith(("[", "(")) and re.search(r"\b(person|other)\b", name):
+        if text.startswith(("[", "(")) and _SUBJECT_WORD.search(name):
             raise UnparseableAtom(f"cannot tell the subject of {raw.strip()!r}: expected [PERSON]'s or [OTHER]'s")
     elif kind is None:
         if name in _ROLE_NAMES:

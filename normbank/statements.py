@@ -48,9 +48,18 @@ def conditions_phrase(atoms: Iterable[Atom]) -> str:
     return " and ".join(atom_phrase(a) for a in ordered)
 
 
-def render_statement(setting: str | None, behavior: str, label: str, atoms: Iterable[Atom]) -> str:
-    """A frame as one sentence, e.g. 'In a restaurant, "drink alcohol" is taboo when the person is a customer.'"""
-    where = f"In {_article(setting)} {setting}, " if setting else ""
+def when_phrase(atoms: Iterable[Atom]) -> str:
+    """The statement's tail for a conjunction: " when <conditions>", or "" for the empty frame."""
     conditions = conditions_phrase(atoms)
-    when = f" when {conditions}" if conditions else ""
+    return f" when {conditions}" if conditions else ""
+
+
+def render_statement(setting: str | None, behavior: str, label: str, atoms: Iterable[Atom] = (), *,
+                     when: str | None = None) -> str:
+    """A frame as one sentence, e.g. 'In a restaurant, "drink alcohol" is taboo when the person is a customer.'
+
+    `when` is `when_phrase(atoms)` rendered already (an import renders it once per distinct conjunction)."""
+    where = f"In {_article(setting)} {setting}, " if setting else ""
+    if when is None:
+        when = when_phrase(atoms)
     return f'{where}"{behavior}" is {LABEL_PHRASE[Label(label)]}{when}.'
