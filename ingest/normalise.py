@@ -5,21 +5,34 @@ Pure (no database): the loaders in `ingest.loaders` write what `Normaliser.batch
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from normbank.constraints import Atom, make_atom, normalise_frame, normalise_text, normalise_value, render_conjunction
+from normbank.constraints import (
+    ORDINAL_RELATIONS, Atom, contradiction, make_atom, normalise_frame, normalise_text, normalise_value, parse_atom,
+    render_atom, render_conjunction, split_conjunction,
+)
 from normbank.errors import InvalidInput
 from normbank.ids import stable_id
 from normbank.labels import Label
 from normbank.scales import Scales
-from normbank.statements import render_statement
+from normbank.statements import render_statement, when_phrase
 from ingest.readers.csvutil import raw_line
 from ingest.records import DimensionEntry, NormRecord, Record, Rejected, SettingEntry
 
 FRAME_CACHE_SIZE = 1 << 17  # distinct conjunctions kept parsed; bounds memory whatever the file size
+
+
+# `normbank.ids.stable_id` spelt out for the ids computed once per row or per atom (same ids, less work).
+_ID_MASK = (1 << 63) - 1
+_SEP, _NONE = "\x1f", "\x00"
+
+
+def _hash_id(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big") & _ID_MASK
 
 
 def setting_id(name: str) -> int:
@@ -31,7 +44,8 @@ def behavior_id(name: str) -> int:
 
 
 def atom_id(atom: Atom) -> int:
-    return stable_id("atom", atom.subject.value, atom.kind.value, atom.name, atom.relation.value, atom.value)
+    return _hash_id(_SEP.join(("atom", atom.subject.value, atom.kind.value, atom.name, atom.relation.value,
+                               atom.value)))
 
 
 def dimension_id(subject: str, name: str) -> int:
@@ -42,7 +56,19 @@ def norm_id(source: str, setting: str | None, behavior: str, label: str, constra
             culture: str | None = None, category: str | None = None) -> int:
     """Stable across re-imports: the source plus the normalised frame (and, for corpora that have them,
     the rule text, culture and category: the same text in two categories is two norms)."""
-    return stable_id("norm", source, setting, behavior, label, constraints, rule_text, culture, category)
+    parts = (source, setting, behavior, label, constraints, rule_text, culture, category)
+    return _hash_id(_SEP.join(["norm", *[_NONE if p is None else p for p in parts]]))
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A parsed, checked conjunction with what every norm using it needs: atom ids, canonical text and the
+    statement's conditions (rendered once per distinct conjunction, not once per row)."""
+
+    atoms: tuple[Atom, ...]
+    atom_ids: tuple[int, ...]
+    canonical: str
+    when: str
 
 
 @dataclass
@@ -64,6 +90,9 @@ class Batch:
     read: int = 0
     taxonomy_entries: int = 0
     rejected_reasons: dict[str, int] = field(default_factory=dict)
+
+
+_LABELS = {label.value: label.value for label in Label}
 
 
 class _BoundedCache(OrderedDict):
@@ -93,24 +122,60 @@ class Normaliser:
         self.source, self.source_id, self.run_id = source, source_id, run_id
         self.scales = scales
         self.reject_frame = reject_frame
-        self._frames = _BoundedCache(FRAME_CACHE_SIZE)
+        self._frames = _BoundedCache(FRAME_CACHE_SIZE)  # raw constraint text -> Frame or reason
+        self._atom_sets = _BoundedCache(FRAME_CACHE_SIZE)  # frozenset of atoms -> Frame or reason
+        self._group_verdicts: dict[tuple[Atom, ...], str | None] = {}
         self._seen_settings: dict[str, int] = {}  # these three are bounded by the vocabulary, not the rows
         self._seen_behaviors: dict[str, int] = {}
         self._texts: dict[str, str] = {}
         self._seen_atoms: dict[Atom, int] = {}  # bounded by the distinct atoms, not the rows
 
     # -- frames ---------------------------------------------------------------------------------
-    def _frame(self, text: str) -> tuple[tuple[Atom, ...], str] | str:
-        """(atoms, canonical text) or the reason the conjunction is rejected."""
-        cached = self._frames.get(text)
-        if cached is not None:
-            return cached
-        try:
-            atoms = normalise_frame(text, self.scales)
-        except InvalidInput as exc:
-            return self._frames.put(text, exc.message)
-        reason = self.reject_frame(atoms) if self.reject_frame else None
-        return self._frames.put(text, reason if reason else (atoms, render_conjunction(atoms)))
+    # Three levels of memory, each bounded: raw constraint text -> frame (rows repeat texts), atom set ->
+    # frame (the same conjunction is written in several orders and spellings), and one dimension's atoms ->
+    # contradiction verdict (dimensions' atom groups repeat far more often than whole conjunctions).
+    def _frame(self, batch: Batch, text: str) -> Frame | str:
+        """The frame of a constraint text, or the reason the conjunction is rejected."""
+        frame = self._frames.get(text)
+        if frame is None:
+            try:
+                atoms = frozenset(parse_atom(part) for part in split_conjunction(text))
+            except InvalidInput as exc:
+                frame = exc.message
+            else:
+                frame = self._atom_sets.get(atoms)
+                if frame is None:
+                    frame = self._atom_sets.put(atoms, self._new_frame(batch, atoms))
+            self._frames.put(text, frame)
+        return frame
+
+    def _new_frame(self, batch: Batch, atom_set: frozenset[Atom]) -> Frame | str:
+        atoms = tuple(sorted(atom_set, key=render_atom))  # as normalise_frame orders them
+        reason = self._contradiction(atoms)
+        if reason is None and self.reject_frame:
+            reason = self.reject_frame(atoms)
+        if reason:
+            return reason
+        return Frame(atoms, tuple(self._atom(batch, atom) for atom in atoms), render_conjunction(atoms),
+                     when_phrase(atoms))
+
+    def _contradiction(self, atoms: tuple[Atom, ...]) -> str | None:
+        """`normbank.constraints.contradiction(atoms)`, decided and remembered one dimension at a time."""
+        if len({a.dimension for a in atoms}) == len(atoms) and not any(a.relation in ORDINAL_RELATIONS for a in atoms):
+            return None  # the common case: one equality atom per dimension cannot contradict itself
+        groups: dict[tuple, list[Atom]] = {}
+        for atom in atoms:
+            groups.setdefault(atom.dimension, []).append(atom)
+        for group in groups.values():
+            key = tuple(group)
+            reason = self._group_verdicts.get(key, False)
+            if reason is False:
+                reason = contradiction(group, self.scales)
+                if len(self._group_verdicts) < FRAME_CACHE_SIZE:
+                    self._group_verdicts[key] = reason
+            if reason:
+                return reason
+        return None
 
     def _setting(self, batch: Batch, name: str) -> int:
         sid = self._seen_settings.get(name)
@@ -157,9 +222,8 @@ class Normaliser:
         behavior = self._text(record.behavior)
         if not behavior:
             return self._reject(batch, record.row_number, record.raw, "empty behavior", self.run_id, self.source_id)
-        try:
-            label = Label(record.label).value
-        except ValueError:
+        label = _LABELS.get(record.label)
+        if label is None:
             return self._reject(batch, record.row_number, record.raw, f"bad label {record.label!r}", self.run_id,
                                 self.source_id)
         if record.atoms is not None:
@@ -167,25 +231,24 @@ class Normaliser:
                 atoms = normalise_frame(render_conjunction(record.atoms), self.scales)
             except InvalidInput as exc:
                 return self._reject(batch, record.row_number, record.raw, exc.message, self.run_id, self.source_id)
-            frame: tuple[tuple[Atom, ...], str] | str = (atoms, render_conjunction(atoms))
+            frame: Frame | str = Frame(atoms, tuple(self._atom(batch, atom) for atom in atoms),
+                                       render_conjunction(atoms), when_phrase(atoms))
         else:
-            frame = self._frame(record.constraints or "")
+            frame = self._frame(batch, record.constraints or "")
         if isinstance(frame, str):
             return self._reject(batch, record.row_number, record.raw, frame, self.run_id, self.source_id)
-        atoms, canonical = frame
         setting = self._text(record.setting) if record.setting else None
         sid = self._setting(batch, setting) if setting else None
         bid = self._behavior(batch, behavior)
-        nid = norm_id(self.source, setting, behavior, label, canonical, record.rule_text, record.culture,
+        nid = norm_id(self.source, setting, behavior, label, frame.canonical, record.rule_text, record.culture,
                       record.category)
         batch.norm.append((
-            nid, self.source_id, self.run_id, sid, bid, label, canonical,
-            render_statement(setting, behavior, label, atoms), record.rule_text, record.culture, record.category,
-            record.split, record.annotator, record.agreement, 1, record.row_number,
+            nid, self.source_id, self.run_id, sid, bid, label, frame.canonical,
+            render_statement(setting, behavior, label, when=frame.when), record.rule_text, record.culture,
+            record.category, record.split, record.annotator, record.agreement, 1, record.row_number,
             json.dumps(record.extra, ensure_ascii=False) if record.extra else None,
         ))
-        for atom in atoms:
-            batch.norm_constraint.append((nid, self._atom(batch, atom)))
+        batch.norm_constraint.extend([(nid, aid) for aid in frame.atom_ids])
         batch.norm_row.append((nid, record.row_number, self.run_id))
         for i, example in enumerate(record.examples):
             batch.norm_example.append((

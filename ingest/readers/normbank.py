@@ -55,27 +55,32 @@ def reject_frame(atoms: tuple[Atom, ...]) -> str | None:
     return None
 
 
+_LABELS = {label.value: label for label in Label}
+
+
 def read(path: Path) -> Iterator[Record]:
     check(path)
-    index: dict[str, int] | None = None
+    columns: tuple | None = None
     for number, header, fields in rows(path):
-        if index is None:
+        if columns is None:
             index = {name: i for i, name in enumerate(header)}
-        get = lambda column: fields[index[column]] if column in index and index[column] < len(fields) else ""  # noqa: E731
-        if len(fields) < len(header):
-            yield Rejected(number, raw_line(fields), f"row has {len(fields)} fields, the header has {len(header)}")
+            columns = tuple(index.get(name) for name in ("setting", "behavior", "constraints", "norm", "label",
+                                                         "split", "worker_id"))
+            setting_i, behavior_i, constraints_i, norm_i, label_i, split_i, worker_i = columns
+            width = len(header)
+        if len(fields) < width:
+            yield Rejected(number, raw_line(fields), f"row has {len(fields)} fields, the header has {width}")
             continue
-        behavior = get("behavior").strip()
+        behavior = fields[behavior_i].strip()
         if not behavior:
             yield Rejected(number, raw_line(fields), "empty behavior")
             continue
-        norm = get("norm").strip().lower()
-        try:
-            label = Label(norm)
-        except ValueError:
+        norm = fields[norm_i].strip().lower()
+        label = _LABELS.get(norm)
+        if label is None:
             yield Rejected(number, raw_line(fields), f"bad norm {norm!r}: expected one of expected, normal, taboo")
             continue
-        number_label = get("label").strip()
+        number_label = fields[label_i].strip() if label_i is not None else ""
         if number_label and number_label != NORMBANK_LABEL_NUMBER[label]:
             yield Rejected(
                 number, raw_line(fields),
@@ -85,10 +90,10 @@ def read(path: Path) -> Iterator[Record]:
         yield NormRecord(
             row_number=number,
             raw=fields,
-            setting=get("setting").strip() or None,
+            setting=fields[setting_i].strip() or None,
             behavior=behavior,
             label=label.value,
-            constraints=get("constraints"),
-            split=get("split").strip() or None,
-            annotator=get("worker_id").strip() or None,
+            constraints=fields[constraints_i],
+            split=(fields[split_i].strip() or None) if split_i is not None else None,
+            annotator=(fields[worker_i].strip() or None) if worker_i is not None else None,
         )
