@@ -9,6 +9,9 @@ killed process leaves nothing, and running the import again completes it.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
+import pickle
 import sys
 import time
 from datetime import datetime, timezone
@@ -19,8 +22,8 @@ from typing import Any, Iterable, Iterator
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from ingest.loaders import TAXONOMY_TABLES, make_loader
-from ingest.normalise import Normaliser
+from ingest.loaders import TAXONOMY_TABLES, SqliteLoader, make_loader
+from ingest.normalise import Batch, Normaliser
 from ingest.readers import Reader, get_reader
 from ingest.records import ImportReport, Record
 from schema import lexical
@@ -28,6 +31,9 @@ from schema.models import ImportRun, Source
 from schema.queries import COMMITTED, load_scales
 
 BATCH_SIZE = 5000
+# Files with more records than this are read and normalised in a worker process while this one loads
+# the database (the two overlap on two cores). NORMBANK_INGEST_WORKER=0 keeps everything in one process.
+WORKER_MIN_RECORDS = 20_000
 _IMPORT_LOCK = 0x6E6F726D  # pg_advisory_xact_lock key shared by every import ("norm")
 
 
@@ -50,6 +56,63 @@ def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield batch
 
 
+def _normalised(reader: Reader, path: Path, normaliser: Normaliser, batch_size: int) -> Iterator[Batch]:
+    for records in _batches(reader.read(path), batch_size):
+        yield normaliser.batch(records)
+
+
+def _use_worker(reader: Reader, path: Path) -> bool:
+    setting = os.environ.get("NORMBANK_INGEST_WORKER", "auto").lower()
+    if setting in {"0", "off", "false", "no"} or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if setting in {"1", "on", "true", "yes"}:
+        return True
+    return (os.cpu_count() or 1) >= 2 and (reader.estimate(path) or 0) >= WORKER_MIN_RECORDS
+
+
+def _worker(sender: Any, reader: Reader, path: Path, normaliser: Normaliser, batch_size: int) -> None:
+    """The worker process: send each normalised batch, then None; or the error that stopped it."""
+    try:
+        for batch in _normalised(reader, path, normaliser, batch_size):
+            sender.send_bytes(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
+        sender.send_bytes(pickle.dumps(None))
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        try:
+            message = pickle.dumps(("error", exc))
+            pickle.loads(message)
+        except Exception:  # noqa: BLE001 - an error that does not pickle travels as text
+            message = pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+        sender.send_bytes(message)
+
+
+def _normalised_in_worker(reader: Reader, path: Path, normaliser: Normaliser, batch_size: int) -> Iterator[Batch]:
+    """`_normalised`, computed by a forked worker process. The pipe holds at most a batch or two, so memory
+    stays flat; if this process dies, the worker's next send fails and it exits. The worker never touches
+    the database connection it inherits."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_worker, args=(sender, reader, path, normaliser, batch_size), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                item = pickle.loads(receiver.recv_bytes())
+            except EOFError:
+                raise RuntimeError(f"the ingest worker process died (exit code {process.exitcode})") from None
+            if item is None:
+                return
+            if isinstance(item, tuple) and item[0] == "error":
+                raise item[1]
+            yield item
+    finally:
+        receiver.close()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -63,15 +126,18 @@ def _upsert_source(conn: Connection, name: str, reader: Reader, sha: str) -> int
     return source_id
 
 
-def _begin(conn: Connection) -> Any:
-    """Open the run's transaction on the raw DBAPI connection; returns that connection."""
+def _begin(conn: Connection) -> tuple[Any, dict[str, int]]:
+    """Open the run's transaction on the raw DBAPI connection; returns that connection and, on SQLite, the
+    PRAGMA values to restore afterwards."""
     raw = conn.connection.dbapi_connection
+    previous: dict[str, int] = {}
     if conn.dialect.name == "sqlite":
         raw.isolation_level = None  # we issue BEGIN IMMEDIATE ourselves: take the write lock up front
+        previous = SqliteLoader.before_transaction(raw)
         raw.execute("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
-    return raw
+    return raw, previous
 
 
 def _record_failure(engine: Engine, reader: Reader, source: str, path: Path, sha: str, error: str, seconds: float) -> None:
@@ -109,7 +175,7 @@ def run_import(
                    dynamic_ncols=True, mininterval=0.5)
     try:
         with engine.connect() as conn:
-            raw = _begin(conn)
+            raw, pragmas = _begin(conn)
             try:
                 scales = load_scales(conn)
                 source_id = _upsert_source(conn, source_name, reader, sha)
@@ -122,8 +188,8 @@ def run_import(
                     reject_frame=getattr(reader.module, "reject_frame", None),
                 )
                 loader = make_loader(conn.dialect.name, raw, run_id)
-                for records in _batches(reader.read(path), batch_size):
-                    batch = normaliser.batch(records)
+                normalised = _normalised_in_worker if _use_worker(reader, path) else _normalised
+                for batch in normalised(reader, path, normaliser, batch_size):
                     loader.load(batch)
                     # A taxonomy run counts entries (settings, roles, behaviours, dimensions, values).
                     report.read += batch.taxonomy_entries if reader.taxonomy else batch.read
@@ -157,6 +223,7 @@ def run_import(
                 raise
             finally:
                 if conn.dialect.name == "sqlite":
+                    SqliteLoader.after_transaction(raw, pragmas)
                     raw.isolation_level = ""
     except Exception as exc:
         if not dry_run:

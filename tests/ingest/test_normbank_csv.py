@@ -197,3 +197,63 @@ def test_a_new_file_version_with_more_rows_raises_support_of_existing_norms(engi
         rows = conn.execute(select(NormRow.row_number).where(NormRow.norm_id == norm.id).order_by(NormRow.row_number))
         assert [r for (r,) in rows] == [1, 32]
         assert norm.support == 2
+
+
+def _table_contents(engine) -> dict:
+    with engine.connect() as conn:
+        return {
+            "norms": sorted(conn.execute(select(Norm.id, Norm.constraints, Norm.statement, Norm.support,
+                                                Norm.row_number)).all()),
+            "atoms": sorted(conn.execute(select(ConstraintAtom.id, ConstraintAtom.text)).all()),
+            "conjunctions": sorted(conn.execute(select(NormConstraint.norm_id, NormConstraint.atom_id)).all()),
+            "rows": sorted(conn.execute(select(NormRow.norm_id, NormRow.row_number)).all()),
+            "rejected": sorted(conn.execute(select(RejectedRow.row_number, RejectedRow.reason)).all()),
+        }
+
+
+def test_worker_process_loads_exactly_what_one_process_loads(engine, monkeypatch, tmp_path):
+    """Large files are normalised in a forked worker; the result must not depend on it."""
+    from schema.engine import make_engine
+    from schema.migrate import upgrade
+
+    monkeypatch.setenv("NORMBANK_INGEST_WORKER", "1")
+    report = _import(engine)
+    again = _import(engine)  # a re-import through the worker adds nothing
+    assert (again.loaded, again.duplicates) == (0, report.read - report.rejected)
+    with_worker = _table_contents(engine)
+
+    monkeypatch.setenv("NORMBANK_INGEST_WORKER", "0")
+    single = make_engine(f"sqlite:///{tmp_path / 'single.db'}")
+    try:
+        upgrade(single)
+        single_report = run_import(engine=single, format="normbank", path=NOISE)
+        assert single_report.to_json() | {"seconds": 0} == report.to_json() | {"seconds": 0}
+        assert _table_contents(single) == with_worker
+    finally:
+        single.dispose()
+
+
+def test_worker_errors_reach_the_caller_and_roll_back(engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("NORMBANK_INGEST_WORKER", "1")
+    broken = tmp_path / "broken.csv"
+    good = NOISE.read_bytes()
+    body = good.split(b"\n", 1)[1]
+    # Past the first read buffer, so the header check passes and the worker meets the bad bytes.
+    broken.write_bytes(good + body * (65536 // len(body) + 1) + b"restaurant,\xff\xfe broken utf-8,,,,,normal,1,train\n")
+    with pytest.raises(UnicodeDecodeError):
+        _import(engine, path=broken)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Norm)).scalar() == 0
+        assert conn.execute(select(ImportRun.status)).scalars().all() == ["failed"]
+
+
+def test_fast_ids_equal_stable_id():
+    from ingest.normalise import atom_id, norm_id
+    from normbank.constraints import parse_atom
+    from normbank.ids import stable_id
+
+    atom = parse_atom("[OTHER]'s age bracket is less than 'teen'")
+    assert atom_id(atom) == stable_id("atom", "other", "attribute", "age bracket", "lt", "teen")
+    for parts in [("normbank", "bar", "drink", "taboo", "x", None, None, None),
+                  ("normdial", None, "greet", "expected", "", "Greet elders", "american", "greeting")]:
+        assert norm_id(*parts) == stable_id("norm", *parts)
