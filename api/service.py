@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection
 
 from normbank.context import Context, make_context, make_party
 from normbank.aliases import VALUE_ALIASES
@@ -74,7 +74,7 @@ class Linker:
             )
         return result.linked
 
-    def behavior(self, setting: str, text: str, known: set[str]) -> str:
+    def behavior(self, setting: str, text: str, known: Collection[str]) -> str:
         name = normalise_text(text)
         if name in known or not known:
             return name
@@ -193,7 +193,7 @@ def judge(cache: FrameCache, request: JudgeRequest, retriever: "Retriever | None
     linker = Linker(cache, retriever)
     compiled = cache.get(linker.setting(request.setting))
     context = context_of(request, cache, compiled.setting, linker)
-    behavior = linker.behavior(compiled.setting, request.behavior, set(compiled.by_behavior))
+    behavior = linker.behavior(compiled.setting, request.behavior, compiled.by_behavior)  # a dict: no set per request
     judgement = judge_behavior(compiled, behavior, compiled.facts(context))
     return _built(JudgeResponse, {**result_of(judgement).__dict__, "setting": compiled.setting,
                                   "unused": _unused(context, cache), "linked": linker.to_json()})

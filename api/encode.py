@@ -1,0 +1,39 @@
+"""JSON bytes for the hot routes (/v1/judge, /v1/query), written straight from their response models.
+
+FastAPI validates a returned model against the route's `response_model` and serialises it with pydantic.
+The reasoning routes build their models from the reasoner's output without validation
+(`api.service._built`), so both steps are pure overhead there: the routes return these bytes instead,
+and keep `response_model` for the OpenAPI document. The bytes are exactly what pydantic would write for
+the model (same keys, same order, same numbers; `tests/api/test_encode.py` checks it on every reasoning
+case), because every model in these responses is a plain one: no aliases, computed fields or custom
+serialisers, so a model is its `__dict__`.
+
+orjson (when installed) writes them about four times faster than pydantic's serialiser from a model;
+without it, pydantic's own serialiser writes the same bytes.
+"""
+
+from __future__ import annotations
+
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    orjson = None
+
+
+def _fields(obj):
+    if isinstance(obj, BaseModel):
+        return obj.__dict__
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def dumps(model: BaseModel) -> bytes:
+    if orjson is not None:
+        return orjson.dumps(model, default=_fields)
+    return model.__pydantic_serializer__.to_json(model)
+
+
+def json_response(model: BaseModel) -> Response:
+    return Response(dumps(model), media_type="application/json")

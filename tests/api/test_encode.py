@@ -1,0 +1,56 @@
+"""The reasoning routes return JSON bytes they write themselves (api.encode): they must be exactly the
+bytes pydantic writes for the response model, and they must validate against it."""
+
+from __future__ import annotations
+
+import pytest
+
+from api import encode, service
+from api.models import JudgeRequest, JudgeResponse, QueryRequest, QueryResponse
+
+CONTEXTS = [
+    {},
+    {"person": {"role": "customer"}},
+    {"person": {"role": "customer", "attributes": {"age bracket": "teen"}}},
+    {"person": {"role": "customer", "attributes": {"age bracket": "senior citizen"}}, "environment": {"country": "japan"}},
+    {"person": {"role": "server", "behaviors": ["drinking alcohol"]}, "other": {"role": "customer"},
+     "environment": {"time of day": "night", "noise level": 3, "unheard of": "x"}},
+    {"person": {"role": "costumer", "attributes": {"age bracket": "tenager"}}},  # linked free text
+]
+
+
+def test_judge_and_query_bytes_are_pydantics_bytes_for_every_behaviour(client):
+    app = client.app
+    cache, retriever = app.state.cache, app.state.retriever
+    settings = [s["name"] for s in client.get("/v1/settings").json()["data"]]
+    checked = 0
+    for setting in settings:
+        behaviors = [r["behavior"] for r in client.post("/v1/query", json={"setting": setting, "limit": 1000}).json()["results"]]
+        for context in CONTEXTS:
+            query = service.query(cache, QueryRequest(setting=setting, limit=1000, **context), retriever)
+            assert encode.dumps(query) == query.model_dump_json().encode()
+            assert QueryResponse.model_validate_json(encode.dumps(query)) == QueryResponse.model_validate(query.model_dump())
+            for behavior in behaviors:
+                judged = service.judge(cache, JudgeRequest(setting=setting, behavior=behavior, **context), retriever)
+                assert encode.dumps(judged) == judged.model_dump_json().encode()
+                checked += 1
+    assert checked > 100
+
+
+def test_the_routes_answer_with_those_bytes(client):
+    body = {"setting": "restaurant", "behavior": "drink alcohol", "person": {"role": "customer"}}
+    response = client.post("/v1/judge", json=body)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    expected = service.judge(client.app.state.cache, JudgeRequest(**body), client.app.state.retriever)
+    assert response.content == expected.model_dump_json().encode()
+    JudgeResponse.model_validate_json(response.content)
+
+
+@pytest.mark.skipif(encode.orjson is None, reason="orjson is not installed")
+def test_without_orjson_pydantic_writes_the_same_bytes(client, monkeypatch):
+    body = JudgeRequest(setting="bar", behavior="consume alcohol", person={"attributes": {"age bracket": "teen"}})
+    judged = service.judge(client.app.state.cache, body, client.app.state.retriever)
+    fast = encode.dumps(judged)
+    monkeypatch.setattr(encode, "orjson", None)
+    assert encode.dumps(judged) == fast
