@@ -399,9 +399,12 @@ def query(
     wanted = list(behaviors) if behaviors is not None else list(compiled.by_behavior)
     label_set = frozenset(labels) if labels else None
     status_set = frozenset(statuses) if statuses else None
-    summaries = [judge_behavior(compiled, b, facts, states=states, detail=False) for b in wanted]
+    whole = offset == 0 and (limit is None or limit >= len(wanted))  # one page holds every answer
+    summaries = [judge_behavior(compiled, b, facts, states=states, detail=whole) for b in wanted]
     summaries = [j for j in summaries if _keep(j, label_set, status_set)]
     summaries.sort(key=lambda j: (STATUS_ORDER[j.status], j.behavior))
+    if whole:
+        return summaries, len(summaries)
     page = summaries[offset: None if limit is None else offset + limit]
     return [judge_behavior(compiled, j.behavior, facts, states=states) for j in page], len(summaries)
 
