@@ -150,9 +150,17 @@ def _built(cls, values: dict):
 
 
 def result_of(j: Judgement) -> Result:
-    """The API's RESULT for a judgement, built without validation: the data comes from the reasoner,
-    not from a client, and validating thousands of frames per full-setting query cost more than the
-    reasoning itself."""
+    """The API's RESULT for a judgement, built once per answer (the reasoner shares answers between
+    contexts that decide them alike) and without validation: the data comes from the reasoner, not from
+    a client, and validating thousands of frames per full-setting query cost more than the reasoning
+    itself. Results are shared, never mutated."""
+    result = j.derived.get("result")
+    if result is None:
+        result = j.derived["result"] = _result(j)
+    return result
+
+
+def _result(j: Judgement) -> Result:
     return _built(Result, {
         "behavior": j.behavior,
         "status": j.status.value,

@@ -141,6 +141,7 @@ class CompiledFrames:
         self.atom_texts: list[str] = []
         self._atom_ids: dict[Atom, int] = {}
         self._atom_eval: list[tuple[Relation, str, int | None, float | None]] = []
+        self._atom_dimension: list[DimensionKey] = []
         self.atoms_by_dimension: dict[DimensionKey, list[int]] = {}
         self.frame_atoms: list[tuple[int, ...]] = []
         self.frame_texts: list[list[str]] = []  # canonical atom texts per frame; shared by answers, never mutated
@@ -155,6 +156,11 @@ class CompiledFrames:
             self.frame_sets.append(frozenset(ids))
             self.by_behavior.setdefault(frame.behavior, []).append(index)
         self.dimensions = frozenset(self.atoms_by_dimension)
+        # The distinct atoms of each behaviour's frames: their states decide that behaviour's answer.
+        self.behavior_atoms: dict[str, tuple[int, ...]] = {
+            b: tuple(dict.fromkeys(a for i in indexes for a in self.frame_atoms[i]))
+            for b, indexes in self.by_behavior.items()
+        }
 
     def _atom_id(self, atom: Atom) -> int:
         aid = self._atom_ids.get(atom)
@@ -165,6 +171,7 @@ class CompiledFrames:
             self.atom_texts.append(atom.text)
             rank, number = _point(self.scales, atom.name, atom.value)
             self._atom_eval.append((atom.relation, atom.value, rank, number))
+            self._atom_dimension.append(atom.dimension)
             self.atoms_by_dimension.setdefault(atom.dimension, []).append(aid)
         return aid
 
@@ -185,18 +192,24 @@ class CompiledFrames:
             out[key] = _Fact(values, ranks, numbers, is_multi_valued(key[1], name))
         return out
 
-    def atom_states(self, facts: dict[DimensionKey, _Fact], atom_ids: Iterable[int] | None = None) -> list[int]:
-        """The state of every atom (or of `atom_ids` only; the rest stay UNKNOWN)."""
-        states = [_U] * len(self.atoms)
-        wanted = None if atom_ids is None else set(atom_ids)
+    def atom_states(self, facts: dict[DimensionKey, _Fact], atom_ids: Iterable[int] | None = None):
+        """The state of every atom, as a list indexed by atom id; or, given `atom_ids`, of those atoms
+        only, as a dict (one behaviour's frames touch a handful of the setting's thousands of atoms)."""
+        if atom_ids is not None:
+            states: dict[int, int] = {}
+            for aid in atom_ids:
+                if aid not in states:
+                    fact = facts.get(self._atom_dimension[aid])
+                    states[aid] = _U if fact is None else _evaluate(*self._atom_eval[aid], fact)
+            return states
+        every = [_U] * len(self.atoms)
         for key, fact in facts.items():
             for aid in self.atoms_by_dimension.get(key, ()):
-                if wanted is None or aid in wanted:
-                    relation, value, rank, number = self._atom_eval[aid]
-                    states[aid] = _evaluate(relation, value, rank, number, fact)
-        return states
+                relation, value, rank, number = self._atom_eval[aid]
+                every[aid] = _evaluate(relation, value, rank, number, fact)
+        return every
 
-    def frame_state(self, index: int, states: Sequence[int]) -> int:
+    def frame_state(self, index: int, states: Sequence[int] | dict[int, int]) -> int:
         result = _T
         for aid in self.frame_atoms[index]:
             s = states[aid]
@@ -245,6 +258,8 @@ class Judgement:
     statement: str
     setting: str | None = None
     open_labels: frozenset[str] = frozenset()  # labels of the UNKNOWN frames (for label filters)
+    # What consumers derive from this (immutable, shared) answer, kept with it: the API's response model.
+    derived: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _distribution(frames: Iterable[Frame]) -> dict[str, int]:
@@ -300,13 +315,38 @@ def judge_behavior(
     behavior: str,
     facts: dict[DimensionKey, _Fact],
     *,
-    states: Sequence[int] | None = None,
+    states: Sequence[int] | dict[int, int] | None = None,
     detail: bool = True,
 ) -> Judgement:
-    """The answer for one behaviour of the compiled setting."""
-    indexes = compiled.by_behavior.get(behavior, [])
+    """The answer for one behaviour of the compiled setting.
+
+    An answer depends on nothing but the states of the atoms of that behaviour's frames, so answers are
+    remembered by those states (`_ANSWERS`): contexts that differ only in dimensions a behaviour's frames
+    do not mention, or that decide its atoms alike, share one answer. Answers are never mutated."""
+    atom_ids = compiled.behavior_atoms.get(behavior, ())
     if states is None:
-        states = compiled.atom_states(facts, (a for i in indexes for a in compiled.frame_atoms[i]))
+        states = compiled.atom_states(facts, atom_ids)
+    key = (compiled, behavior, detail, tuple([states[a] for a in atom_ids]))
+    known = _ANSWERS.get(key)
+    if known is None:
+        known = _judge(compiled, behavior, states, detail)
+        if len(_ANSWERS) >= ANSWERS_REMEMBERED:
+            _ANSWERS.clear()  # crude but thread-safe under the GIL; refills with what is asked now
+        _ANSWERS[key] = known
+    return known
+
+
+ANSWERS_REMEMBERED = 8192  # across settings; a large setting's full answer is ~15 KB
+_ANSWERS: dict[tuple, "Judgement"] = {}
+
+
+def forget_answers() -> None:
+    """Drop every remembered answer (the frame cache calls this when the data changed)."""
+    _ANSWERS.clear()
+
+
+def _judge(compiled: CompiledFrames, behavior: str, states, detail: bool) -> Judgement:
+    indexes = compiled.by_behavior.get(behavior, [])
     frame_states = [compiled.frame_state(i, states) for i in indexes]
     true = [i for i, s in zip(indexes, frame_states) if s == _T]
     unknown = [i for i, s in zip(indexes, frame_states) if s == _U]
@@ -349,10 +389,10 @@ def judge_behavior(
             if s == _T:  # every atom matched
                 matched, failed, open_ = constraints, [], []
             else:
-                atom_ids = frame_atoms[i]
-                matched = [texts[a] for a in atom_ids if states[a] == _T]
-                failed = [] if s == _U else [texts[a] for a in atom_ids if states[a] == _F]
-                open_ = [texts[a] for a in atom_ids if states[a] == _U]
+                matched, failed, open_ = [], [], []
+                by_state = (failed, matched, open_)  # indexed by _F, _T, _U
+                for a in frame_atoms[i]:
+                    by_state[states[a]].append(texts[a])
             evaluations.append(FrameEvaluation(
                 frame=compiled.frames[i], state=_STATE[s], constraints=constraints, matched=matched, failed=failed,
                 unknown=open_, overridden_by=overridden.get(i, []),

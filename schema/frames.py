@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from normbank.constraints import Atom, Kind, Relation, Subject, normalise_text
 from normbank.context import DimensionKey
 from normbank.errors import SettingNotFound
-from normbank.reasoning import CompiledFrames, Frame
+from normbank.reasoning import CompiledFrames, Frame, forget_answers
 from normbank.scales import Scales
 from schema.models import Behavior, ConstraintAtom, Dimension, Norm, NormConstraint, Setting, Source
 from schema.queries import data_version, load_scales
@@ -91,6 +91,7 @@ class FrameCache:
         self._vocabulary = None
 
     def _clear(self) -> None:
+        forget_answers()  # answers remembered for the old frames would only take up room
         self._settings.clear()
         self._setting_ids = None
         self._scales = None

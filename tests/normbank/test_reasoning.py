@@ -258,3 +258,20 @@ def test_an_overridden_frame_never_decides_a_verdict(specs, given_facts):
     for f in winners:
         expected[f.label] += f.support
     assert full.distribution == expected
+
+
+def test_answers_are_shared_only_between_contexts_that_decide_the_behaviour_alike():
+    from normbank.reasoning import forget_answers
+
+    forget_answers()
+    teen = judge(DRINK, ctx("customer", {"age bracket": "teen"}), "drink alcohol")
+    # Another fact on a dimension these frames never mention: the same atom states, the same answer.
+    assert judge(DRINK, ctx("customer", {"age bracket": "teen", "religion": "jewish"}), "drink alcohol") is teen
+    adult = judge(DRINK, ctx("customer", {"age bracket": "senior citizen"}), "drink alcohol")
+    assert adult is not teen and (teen.verdict, adult.verdict) == ("taboo", "normal")
+    forget_answers()
+    again = judge(DRINK, ctx("customer", {"age bracket": "teen"}), "drink alcohol")
+    assert again is not teen and again == teen
+    # The same frames compiled anew (after an import) never see the old setting's answers.
+    fresh = CompiledFrames(DRINK.frames, setting="restaurant")
+    assert judge(fresh, ctx("customer", {"age bracket": "teen"}), "drink alcohol") is not again
