@@ -1,7 +1,8 @@
 """Free text in, grounded norms out: hybrid retrieval, frame applicability, /v1/search and /v1/ground.
 
-Ranking: dense candidates (norm texts and example situations, one FAISS search each) and lexical
-candidates (full-text search over the same documents) are fused by reciprocal rank; then each candidate
+Ranking: dense candidates (norm prototypes: a norm's text moved towards its example situations, one
+FAISS search) and lexical candidates (full-text search over norm documents) are fused by standardised
+score (`score_fusion`); then each candidate
 frame is evaluated against the context: FALSE frames drop out, a TRUE frame overridden by a more specific
 TRUE frame gives way to it, and applicable frames rank above conditional ones.
 """
@@ -18,7 +19,7 @@ from normbank.constraints import Atom, Kind, Relation, Subject
 from normbank.context import Context
 from normbank.ids import public_norm_id
 from normbank.reasoning import CompiledFrames, Frame, State, judge_behavior
-from normbank.retrieval.fusion import best_per_key, reciprocal_rank_fusion
+from normbank.retrieval.fusion import best_per_key, score_fusion
 from normbank.statements import atom_phrase
 from schema.frames import FrameCache
 from schema.models import Behavior, ConstraintAtom, Norm, NormConstraint, Setting, Source
@@ -26,10 +27,10 @@ from api.retrieval import Retriever
 
 CANDIDATES = 100  # per retriever, before fusion
 MODES = ("hybrid", "dense", "lexical")
-# Reciprocal-rank-fusion weights of the dense list (norm prototypes) and the lexical list (full-text
-# search over norm documents), chosen on NormDial's dev fold only: the lexical side is the stronger
-# retriever on long norm texts (recall@5 0.81 vs 0.71 with the culture), so it counts twice.
-WEIGHTS = {"dense": 1.0, "lexical": 2.0}
+# Weights of the dense list (norm prototypes) and the lexical list (full-text search over norm
+# documents) in score fusion, chosen on NormDial's dev fold only (tests/bench/retrieval_normdial.py
+# --fold dev): equal weights; the lexical side is the stronger retriever alone on long norm texts.
+WEIGHTS = {"dense": 1.0, "lexical": 1.0}
 PROMPT_TEXT_CHARS = 320
 POOL_FACTOR, POOL_MIN = 2, 10  # applicability reorders the 2k (at least 10) most relevant frames
 
@@ -56,21 +57,21 @@ class Candidate:
 
 def rank(retriever: Retriever, text: str, *, mode: str = "hybrid", k: int = CANDIDATES) -> list[tuple[int, float]]:
     """Norm ids best first for a free text, by dense, lexical or fused retrieval."""
-    rankings: list[list[int]] = []
+    lists: list[list[tuple[int, float]]] = []
     weights: list[float] = []
     if mode == "dense" or (mode == "hybrid" and retriever.dense_available()):
         dense = retriever.dense(text, "norm_prototypes", k)
         if mode == "dense":
             return dense
-        rankings.append([n for n, _ in dense])
+        lists.append(dense)
         weights.append(WEIGHTS["dense"])
     if mode in ("hybrid", "lexical"):
         found = best_per_key((norm_id, score) for norm_id, _kind, score in retriever.lexical(text, k, kind="norm"))
         if mode == "lexical":
             return found[:k]
-        rankings.append([n for n, _ in found])
+        lists.append(found)
         weights.append(WEIGHTS["lexical"])
-    return reciprocal_rank_fusion(rankings, weights)[:k]
+    return score_fusion(lists, weights)[:k]
 
 
 def load_candidates(conn: Connection, scored: Sequence[tuple[int, float]]) -> list[Candidate]:
