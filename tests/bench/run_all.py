@@ -1,15 +1,24 @@
-"""Run the benchmarks that exist so far and write one JSON report.
+"""Run the whole benchmark suite and write one JSON report.
 
-    python tests/bench/run_all.py [--rows 155423] [--repeats 3] [--out var/bench/report.json] [--skip-retrieval]
+    python tests/bench/run_all.py [--rows 155423] [--sizes 10000,155423,1000000] [--repeats 3]
+                                  [--skip STEP,...] [--out var/bench/report.json]
 
-What it measures (medians and min-max over --repeats, on this machine's cores):
-- ingest end to end of a generated NormBank-scale corpus (generate_normbank.py) on SQLite and on
-  PostgreSQL (when reachable at NORMBANK_BENCH_POSTGRES_URL, default the local server's `postgres`
-  database, in a scratch database it creates and drops): rows/s, seconds, peak RSS of the ingest process;
-- in-process `judge` and full-setting `query` latency over the largest setting (bench_reasoning.py);
-- retrieval quality and /v1/ground latency on held-out NormDial situations (retrieval_normdial.py).
-Not yet here (see the README's benchmark section): HTTP load, index build at NormBank scale, server RSS
-and the peers (pandas, Chroma).
+Steps (each a script of its own in tests/bench/ that prints JSON; medians and min-max over --repeats):
+- ingest: bench_ingest.py - a generated NormBank-scale corpus (generate_normbank.py) end to end on SQLite
+  and PostgreSQL (NORMBANK_BENCH_POSTGRES_URL, default the local server), next to the raw COPY of the
+  same rows; seconds, rows/s, peak RSS;
+- reasoning: bench_reasoning.py - in-process judge and full-setting query over the largest setting,
+  cold and warm;
+- pandas_peer: peers/pandas_peer.py - the same judges answered the way a pandas notebook would;
+- http: bench_http.py - /v1/judge, /v1/query, /v1/ground and a trivial endpoint over loopback under wrk
+  (or a Python load generator), 1 and 2 workers, server RSS;
+- index: bench_index.py - index build at NormBank scale (texts/s, seconds, size), HNSW vs exact search,
+  server RSS with the index;
+- retrieval_normdial: retrieval_normdial.py - held-out NormDial situations through /v1/ground: recall@1/@5,
+  MRR for dense, lexical, hybrid and hybrid with the culture; /v1/ground latency in process;
+- chroma_peer: peers/chroma_peer.py - Chroma (embedded) answering the same situations from our vectors.
+The peers need the `bench` extra (`pip install -e '.[bench]'`); the HTTP step is best with `wrk` on PATH.
+A step that fails is recorded in the report with its error and the run goes on.
 """
 
 from __future__ import annotations
@@ -63,49 +72,72 @@ def pg_scratch(name: str) -> str | None:
     return f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://")
 
 
-def ingest_runs(corpus: Path, rows: int, repeats: int, work: Path) -> dict:
-    out: dict = {}
+def ingested(corpus: Path, url: str) -> dict:
+    """One plain import of the corpus, for the benchmarks that need a loaded bank."""
     normbank = [str(Path(PY).parent / "normbank")]
-    for backend in ("sqlite", "postgresql"):
-        seconds, rss = [], []
-        for i in range(repeats):
-            if backend == "sqlite":
-                url = f"sqlite:///{work / f'ingest-{i}.db'}"
-            else:
-                url = pg_scratch(f"normbank_bench_{os.getpid()}_{i}")
-                if url is None:
-                    break
-            subprocess.run(normbank + ["init", "--database", url], check=True, capture_output=True)
-            report, peak = run_json(normbank + ["ingest", "normbank", str(corpus), "--json", "--no-progress",
-                                                "--database", url])
-            seconds.append(report["seconds"])
-            rss.append(peak)
-            out.setdefault("counts", {k: report[k] for k in ("read", "loaded", "duplicates", "rejected")})
-        if seconds:
-            out[backend] = {"seconds": summary(seconds), "rows_per_second": round(rows / statistics.median(seconds)),
-                            "peak_rss_mb": summary(rss)}
-    return out
+    subprocess.run(normbank + ["init", "--database", url], check=True, capture_output=True)
+    report, _ = run_json(normbank + ["ingest", "normbank", str(corpus), "--json", "--no-progress", "--database", url])
+    return report
+
+
+def step(report: dict, name: str, cmd: list[str], skip: set[str]) -> None:
+    """Run one benchmark script and keep its JSON under `name`; a failure is recorded, not fatal."""
+    if name in skip:
+        report[name] = {"skipped": True}
+        return
+    print(f"run_all: {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        report[name], _ = run_json(cmd)
+    except SystemExit as exc:  # run_json's message carries the script's stderr
+        report[name] = {"failed": str(exc)[-2000:]}
+    print(f"run_all: {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+
+STEPS = ("ingest", "reasoning", "pandas_peer", "http", "index", "retrieval_normdial", "chroma_peer")
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=155_423)
+    parser.add_argument("--sizes", default=None,
+                        help="ingest sizes in rows (default: --rows; the issue's full set is 10000,155423,1000000)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "report.json")
-    parser.add_argument("--skip-retrieval", action="store_true")
+    parser.add_argument("--skip", default="", help=f"comma-separated steps to leave out: {', '.join(STEPS)}")
+    parser.add_argument("--skip-retrieval", action="store_true", help="same as --skip retrieval_normdial,chroma_peer")
     args = parser.parse_args(argv)
+    skip = {s for s in args.skip.split(",") if s}
+    if args.skip_retrieval:
+        skip |= {"retrieval_normdial", "chroma_peer"}
+    unknown = skip - set(STEPS)
+    if unknown:
+        raise SystemExit(f"unknown steps {sorted(unknown)}; the steps are {', '.join(STEPS)}")
 
     work = Path(tempfile.mkdtemp(prefix="normbank-bench-"))
     corpus = work / "NormBank.csv"
     started = time.perf_counter()
     generated, _ = run_json([PY, str(BENCH / "generate_normbank.py"), str(corpus), "--rows", str(args.rows)])
-    report: dict = {"cores": os.cpu_count(), "rows": args.rows, "generated": generated}
-    report["ingest"] = ingest_runs(corpus, args.rows, args.repeats, work)
-    reasoning, _ = run_json([PY, str(BENCH / "bench_reasoning.py"), "--database", f"sqlite:///{work / 'ingest-0.db'}"])
-    report["reasoning"] = reasoning
-    if not args.skip_retrieval:
-        retrieval, _ = run_json([PY, str(BENCH / "retrieval_normdial.py"), "--workdir", str(work / "normdial")])
-        report["retrieval_normdial"] = retrieval
+    report: dict = {"cores": os.cpu_count(), "rows": args.rows, "generated": generated,
+                    "load_average_at_start": os.getloadavg()}
+    sizes = args.sizes or str(args.rows)
+    step(report, "ingest", [PY, str(BENCH / "bench_ingest.py"), "--sizes", sizes, "--repeats", str(args.repeats),
+                            "--workdir", str(work / "ingest")], skip)
+    bank = work / "bank.db"
+    url = f"sqlite:///{bank}"
+    report["bank"] = ingested(corpus, url)
+    step(report, "reasoning", [PY, str(BENCH / "bench_reasoning.py"), "--database", url], skip)
+    step(report, "pandas_peer", [PY, str(BENCH / "peers" / "pandas_peer.py"), "--csv", str(corpus), "--database", url,
+                                 "--repeats", str(args.repeats)], skip)
+    step(report, "http", [PY, str(BENCH / "bench_http.py"), "--database", url, "--data-dir", str(work / "http"),
+                          "--repeats", str(args.repeats)], skip)
+    step(report, "index", [PY, str(BENCH / "bench_index.py"), "--database", url, "--workdir", str(work / "index"),
+                           "--repeats", "1"], skip)
+    normdial = work / "normdial"
+    step(report, "retrieval_normdial", [PY, str(BENCH / "retrieval_normdial.py"), "--workdir", str(normdial)], skip)
+    step(report, "chroma_peer", [PY, str(BENCH / "peers" / "chroma_peer.py"), "--workdir", str(normdial), "--reuse",
+                                 "--repeats", str(args.repeats)], skip)
+    report["load_average_at_end"] = os.getloadavg()
     report["seconds"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
