@@ -29,7 +29,7 @@ async def get_search(
     mode: Annotated[Literal["hybrid", "dense", "lexical"], Query(description="Which retrievers to use")] = "hybrid",
 ) -> SearchResponse:
     """Dense (sentence embeddings) and lexical (the database's full-text search) retrieval fused by
-    reciprocal rank; no context, so no frame is excluded."""
+    standardised score; no context, so no frame is excluded."""
     return await run_in_threadpool(service.search, cache, retriever, q, setting=setting, label=label, k=k, mode=mode)
 
 
