@@ -92,8 +92,9 @@ def child_hnsw(args) -> dict:
     vectors = inner.reconstruct_n(0, inner.ntotal) if not index.exact else None
     if vectors is None:
         return {"collection": name, "rows": len(index), "note": "exact already (below the HNSW threshold)"}
-    exact = VectorIndex(faiss.IndexFlatIP(vectors.shape[1]), index._ids)
-    exact._index.add(vectors)
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    exact = VectorIndex(flat, index._ids)
     with make_engine(args.database).connect() as conn:
         texts = collections(conn)
     rng = random.Random(0)
@@ -113,12 +114,19 @@ def child_hnsw(args) -> dict:
         times, hits = [], []
         for q in query_vectors:
             t = time.perf_counter()
-            hits.append([i for i, _ in vi.search(q, 10)[0]])
+            hits.append(vi.search(q, 10)[0])
             times.append((time.perf_counter() - t) * 1000)
         found[kind] = hits
         out[f"{kind}_ms_p50"] = round(statistics.median(times), 3)
         out[f"{kind}_ms_p99"] = round(sorted(times)[int(0.99 * len(times))], 3)
-    out["recall@10"] = round(statistics.mean(len(set(a) & set(b)) / 10 for a, b in zip(found["hnsw"], found["exact"])), 4)
+    pairs = list(zip(found["hnsw"], found["exact"]))
+    # Many norms share one text (the same behaviour and label under other conditions), so their vectors tie:
+    # by ids, which of the tied norms fill the last places is arbitrary. By scores, a hit counts when it
+    # is as close as the exact 10th neighbour.
+    out["recall@10_ids"] = round(statistics.mean(len({i for i, _ in a} & {i for i, _ in b}) / 10 for a, b in pairs), 4)
+    out["recall@10"] = round(statistics.mean(
+        sum(1 for _, s in a if s >= b[-1][1] - 1e-5) / len(b) for a, b in pairs), 4)
+    out["distinct_vectors"] = int(len(np.unique(vectors.round(5), axis=0)))
     return out
 
 
