@@ -35,7 +35,7 @@ from normbank.retrieval.vectors import EXACT_BELOW, VectorIndex
 
 log = logging.getLogger("normbank.retrieval")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: identical vectors stored once (<collection>.offsets.npy)
 CURRENT = "CURRENT"
 CURRENT_TMP = "CURRENT.tmp"
 MANIFEST = "manifest.json"

@@ -1,8 +1,11 @@
 """A FAISS inner-product index over normalised vectors (so scores are cosines), keyed by our own ids.
 
-Positions map to ids through a numpy int64 array rather than faiss' IDMap, so any 63-bit content-hash id
-(`normbank.ids.stable_id`) survives a save and load. Small indexes are exact (`IndexFlatIP`); from
-`exact_below` rows on they are HNSW graphs, approximate but sub-linear.
+Identical vectors are stored once: NormBank's 121k norms share 35k texts (frames that differ only in
+their conditions), and a graph over thousands of copies of one point is slow to build and finds its
+neighbours badly. Each stored row maps to its ids through two numpy int64 arrays (`ids` grouped by row,
+`offsets` into it) rather than faiss' IDMap, so any 63-bit content-hash id (`normbank.ids.stable_id`)
+survives a save and load. Small indexes are exact (`IndexFlatIP`); from `exact_below` distinct rows on
+they are HNSW graphs, approximate but sub-linear.
 """
 
 from __future__ import annotations
@@ -28,11 +31,16 @@ _BUILD_THREADS = faiss.omp_get_max_threads()
 class VectorIndex:
     """Cosine nearest neighbours of normalised vectors; every result is an (id, score) pair."""
 
-    def __init__(self, index: faiss.Index, ids: np.ndarray):
-        if index.ntotal != len(ids):
-            raise IndexNotReady(f"vector index holds {index.ntotal} vectors but {len(ids)} ids")
+    def __init__(self, index: faiss.Index, ids: np.ndarray, offsets: np.ndarray | None = None):
+        if offsets is None:
+            offsets = np.arange(len(ids) + 1, dtype=np.int64)
+        if index.ntotal != len(offsets) - 1 or offsets[-1] != len(ids):
+            raise IndexNotReady(f"vector index holds {index.ntotal} vectors but {len(offsets) - 1} id groups "
+                                f"over {len(ids)} ids")
         self._index = index
         self._ids = ids
+        self._offsets = offsets
+        self._one_id_per_row = len(ids) == index.ntotal
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
 
@@ -44,6 +52,7 @@ class VectorIndex:
         id_array = _as_ids(ids)
         if len(id_array) != vectors.shape[0]:
             raise InvalidInput(f"{vectors.shape[0]} vectors but {len(id_array)} ids")
+        vectors, id_array, offsets = _distinct_rows(vectors, id_array)
         n, dimension = vectors.shape
         if n < exact_below or n == 0:
             index = faiss.IndexFlatIP(dimension)
@@ -53,7 +62,7 @@ class VectorIndex:
         if n:
             faiss.omp_set_num_threads(_BUILD_THREADS)
             index.add(vectors)
-        return cls(index, id_array)
+        return cls(index, id_array, offsets)
 
     @property
     def dimension(self) -> int:
@@ -64,56 +73,104 @@ class VectorIndex:
         return not isinstance(self._index, faiss.IndexHNSW)
 
     def __len__(self) -> int:
+        """How many ids (entries) the index holds; `rows` is how many distinct vectors."""
+        return len(self._ids)
+
+    @property
+    def rows(self) -> int:
         return int(self._index.ntotal)
 
     def __repr__(self) -> str:
         kind = "exact" if self.exact else "hnsw"
-        return f"VectorIndex({len(self)} x {self.dimension}, {kind})"
+        return f"VectorIndex({len(self)} ids, {self.rows} x {self.dimension}, {kind})"
 
     def search(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         """The k best (id, cosine) pairs per query row, best first (fewer when the index is smaller).
-        A single 1-d query vector is taken as one row."""
+        Ids sharing one vector share its score. A single 1-d query vector is taken as one row."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim == 1:
             queries = queries[None, :]
         if queries.ndim != 2 or (queries.shape[0] and queries.shape[1] != self.dimension):
             raise InvalidInput(f"queries must have shape (n, {self.dimension}), got {queries.shape}")
-        k = min(k, len(self))
-        if k <= 0 or queries.shape[0] == 0:
+        rows = min(k, self.rows)
+        if k <= 0 or rows <= 0 or queries.shape[0] == 0:
             return [[] for _ in range(queries.shape[0])]
         faiss.omp_set_num_threads(1)
         params = None
-        if k > HNSW_EF_SEARCH and not self.exact:
+        if rows > HNSW_EF_SEARCH and not self.exact:
             params = faiss.SearchParametersHNSW()
-            params.efSearch = k
-        scores, positions = self._index.search(queries, k, params=params)
-        return [
-            [(int(self._ids[p]), float(s)) for p, s in zip(row_positions, row_scores) if p >= 0]
-            for row_positions, row_scores in zip(positions, scores)
-        ]
+            params.efSearch = rows
+        scores, positions = self._index.search(queries, rows, params=params)
+        if self._one_id_per_row:
+            return [
+                [(int(self._ids[p]), float(s)) for p, s in zip(row_positions, row_scores) if p >= 0]
+                for row_positions, row_scores in zip(positions, scores)
+            ]
+        out = []
+        ids, offsets = self._ids, self._offsets
+        for row_positions, row_scores in zip(positions, scores):
+            hits: list[tuple[int, float]] = []
+            for p, s in zip(row_positions, row_scores):
+                if p < 0:
+                    continue
+                score = float(s)
+                hits.extend((int(i), score) for i in ids[offsets[p]: offsets[p + 1]][: k - len(hits)])
+                if len(hits) >= k:
+                    break
+            out.append(hits)
+        return out
+
+    def entries(self) -> tuple[list[int], np.ndarray]:
+        """Every id with its vector (vectors repeated for ids that share one), in stored order."""
+        rows = self._index.reconstruct_n(0, self.rows) if self.rows else np.zeros((0, self.dimension), np.float32)
+        return [int(i) for i in self._ids], np.repeat(rows, np.diff(self._offsets), axis=0)
 
     def save(self, path_prefix: str | Path) -> list[Path]:
-        """Write `<prefix>.faiss` and `<prefix>.ids.npy`; returns both paths."""
-        index_path, ids_path = _paths(path_prefix)
+        """Write `<prefix>.faiss`, `<prefix>.ids.npy` and `<prefix>.offsets.npy`; returns the paths."""
+        index_path, ids_path, offsets_path = _paths(path_prefix)
         faiss.write_index(self._index, str(index_path))
-        with open(ids_path, "wb") as f:
-            np.save(f, self._ids, allow_pickle=False)
-        return [index_path, ids_path]
+        for path, array in ((ids_path, self._ids), (offsets_path, self._offsets)):
+            with open(path, "wb") as f:
+                np.save(f, array, allow_pickle=False)
+        return [index_path, ids_path, offsets_path]
 
     @classmethod
     def load(cls, path_prefix: str | Path) -> VectorIndex:
-        index_path, ids_path = _paths(path_prefix)
+        index_path, ids_path, offsets_path = _paths(path_prefix)
         try:
             index = faiss.read_index(str(index_path))
             ids = np.load(ids_path, allow_pickle=False)
+            offsets = np.load(offsets_path, allow_pickle=False)
         except (OSError, RuntimeError, ValueError) as exc:
             raise IndexNotReady(f"cannot read vector index {index_path}: {exc}") from exc
-        return cls(index, ids.astype(np.int64, copy=False))
+        return cls(index, ids.astype(np.int64, copy=False), offsets.astype(np.int64, copy=False))
 
 
-def _paths(path_prefix: str | Path) -> tuple[Path, Path]:
+def _paths(path_prefix: str | Path) -> tuple[Path, Path, Path]:
     prefix = str(path_prefix)
-    return Path(prefix + ".faiss"), Path(prefix + ".ids.npy")
+    return Path(prefix + ".faiss"), Path(prefix + ".ids.npy"), Path(prefix + ".offsets.npy")
+
+
+def _distinct_rows(vectors: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct vectors in first-seen order, ids grouped by vector in input order, group offsets)."""
+    n = vectors.shape[0]
+    if n == 0:
+        return vectors, ids, np.zeros(1, dtype=np.int64)
+    keys = np.ascontiguousarray(vectors).view(np.dtype((np.void, vectors.dtype.itemsize * vectors.shape[1])))[:, 0]
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(first) == n:
+        return vectors, ids, np.arange(n + 1, dtype=np.int64)
+    # Renumber groups by first appearance, so the stored order follows the input's.
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group = rank[inverse]
+    by_group = np.argsort(group, kind="stable")
+    counts = np.bincount(group, minlength=len(first))
+    offsets = np.zeros(len(first) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return np.ascontiguousarray(vectors[first[order]]), ids[by_group], offsets
 
 
 def _as_ids(ids: Sequence[int]) -> np.ndarray:

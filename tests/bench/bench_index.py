@@ -94,7 +94,7 @@ def child_hnsw(args) -> dict:
         return {"collection": name, "rows": len(index), "note": "exact already (below the HNSW threshold)"}
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)
-    exact = VectorIndex(flat, index._ids)
+    exact = VectorIndex(flat, index._ids, index._offsets)  # noqa: SLF001
     with make_engine(args.database).connect() as conn:
         texts = collections(conn)
     rng = random.Random(0)

@@ -156,8 +156,7 @@ def main(argv=None) -> dict:
         raise SystemExit(f"no index in {work}; run without --reuse")
 
     def stored(name: str) -> tuple[list[int], np.ndarray]:
-        index = loaded.collections[name]
-        return [int(i) for i in index._ids], index._index.reconstruct_n(0, len(index))  # noqa: SLF001
+        return loaded.collections[name].entries()
 
     text_of = dict(texts["norms"])
     norm_ids, norm_vectors = stored("norms")

@@ -56,7 +56,7 @@ def test_big_ids_and_results_survive_save_and_load(tmp_path, exact_below):
     ids = [(1 << 63) - 1 - i for i in range(400)]
     index = VectorIndex.build(vectors, ids, exact_below=exact_below)
     paths = index.save(tmp_path / "norms")
-    assert sorted(p.name for p in paths) == ["norms.faiss", "norms.ids.npy"]
+    assert sorted(p.name for p in paths) == ["norms.faiss", "norms.ids.npy", "norms.offsets.npy"]
     loaded = VectorIndex.load(tmp_path / "norms")
     assert len(loaded) == 400 and loaded.exact == index.exact
     assert loaded.search(vectors[:3], 4) == index.search(vectors[:3], 4)
@@ -85,3 +85,33 @@ def test_bad_shapes_are_rejected():
         VectorIndex.build(unit_vectors(1), [1 << 64])
     with pytest.raises(InvalidInput):
         VectorIndex.build(unit_vectors(3), [1, 2, 3]).search(unit_vectors(1, d=8), 1)
+
+
+@pytest.mark.parametrize("exact_below", [50_000, 10])
+def test_identical_vectors_are_stored_once_and_every_id_is_found(tmp_path, exact_below):
+    distinct = unit_vectors(60, seed=3)
+    # 300 entries over 60 vectors: entry i has vector i % 60 (norms sharing one text).
+    vectors = distinct[np.arange(300) % 60]
+    ids = [stable_id("norm", i) for i in range(300)]
+    index = VectorIndex.build(vectors, ids, exact_below=exact_below)
+    assert (len(index), index.rows) == (300, 60)
+    for loaded in (index, VectorIndex.load([*index.save(tmp_path / "n")][0].with_suffix(""))):
+        hits = loaded.search(distinct[7], 5)[0]
+        # The five entries sharing vector 7 come first, in input order, with one score.
+        assert [i for i, _ in hits] == [ids[7 + 60 * j] for j in range(5)]
+        assert len({round(s, 5) for _, s in hits}) == 1 and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+        ten = loaded.search(distinct[7], 10)[0]
+        assert [i for i, _ in ten[:5]] == [i for i, _ in hits] and len(ten) == 10
+        assert ten[5][1] < hits[0][1]  # then the next vector's entries
+        everything = loaded.search(distinct[0], 1000)[0]
+        assert sorted(i for i, _ in everything) == sorted(ids)
+        entry_ids, entry_vectors = loaded.entries()
+        assert sorted(entry_ids) == sorted(ids)
+        np.testing.assert_allclose(entry_vectors, vectors[[ids.index(i) for i in entry_ids]], atol=1e-6)
+
+
+def test_results_are_cut_at_k_even_inside_a_group():
+    vectors = np.repeat(unit_vectors(2, seed=4), [50, 1], axis=0)
+    index = VectorIndex.build(vectors, list(range(51)))
+    assert index.rows == 2
+    assert [i for i, _ in index.search(vectors[0], 3)[0]] == [0, 1, 2]
