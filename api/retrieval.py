@@ -40,6 +40,7 @@ class Retriever:
         self.engine = engine
         self.mode = settings.index_on_start
         self.store = IndexStore(Path(settings.data_dir) / "indexes")
+        self.models_dir = Path(settings.data_dir) / "models"  # exported ONNX models (NORMBANK_EMBEDDING_MODEL=onnx)
         self.model = settings.embedding_model
         self._encoder = encoder
         self._loaded: LoadedIndexes | None = None
@@ -58,7 +59,7 @@ class Retriever:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    self._encoder = get_encoder(self.model)
+                    self._encoder = get_encoder(self.model, cache_dir=self.models_dir)
         return self._encoder
 
     def staleness(self) -> str | None:
