@@ -53,7 +53,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bench_reasoning import contexts_for, percentiles  # noqa: E402
-from run_all import PY, REPO, run_json, summary  # noqa: E402
+from run_all import PY, REPO, emit, run_json, summary  # noqa: E402
 
 NORMBANK = str(Path(PY).parent / "normbank")
 NORMDIAL = REPO.parent / "shared" / "data" / "normdial"
@@ -451,12 +451,7 @@ def main(argv=None) -> dict:
                 server.stop()
     report.update(results)
     report["seconds"] = round(time.perf_counter() - started, 1)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    return report
+    return emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ sys.path.insert(0, str(BENCH.parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from run_all import PY, REPO, run_json, summary  # noqa: E402
+from run_all import PY, emit, run_json, summary  # noqa: E402
 
 SPECS = {"torch": None, "onnx": "onnx"}
 QUERIES = 300
@@ -233,12 +233,7 @@ def main(argv=None) -> dict:
         print(f"{backend}: hnsw {json.dumps(entry['hnsw'])} server {json.dumps(entry['server'])}", file=sys.stderr)
         report[backend] = entry
     report["load_average_end"] = os.getloadavg()[0]
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    return report
+    return emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sqlite3
 import statistics
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_all import BENCH, PG_URL, PY, REPO, pg_scratch, run_json, summary  # noqa: E402
+from run_all import BENCH, PG_URL, PY, REPO, emit, pg_scratch, run_json, summary  # noqa: E402
 
 NORMBANK = str(Path(PY).parent / "normbank")
 COUNTS = ("read", "loaded", "duplicates", "rejected")
@@ -179,10 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
         report["sizes"].append(bench_size(rows, args))
     report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report["seconds"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=2))
-    return report
+    return emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,16 @@ def run_json(cmd: list[str]) -> tuple[dict, float]:
     return json.loads(text), peak_kb / 1024
 
 
+def emit(report: dict, out: Path | None) -> dict:
+    """Print a benchmark's JSON report and, given a path, write it there too."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    return report
+
+
 def pg_scratch(name: str) -> str | None:
     """A fresh PostgreSQL database for one run, or None when the server is not reachable."""
     try:
@@ -139,10 +149,7 @@ def main(argv=None) -> dict:
                                  "--repeats", str(args.repeats)], skip)
     report["load_average_at_end"] = os.getloadavg()
     report["seconds"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=2))
-    return report
+    return emit(report, args.out)
 
 
 if __name__ == "__main__":
