@@ -18,7 +18,9 @@ import numpy as np
 
 from normbank.errors import IndexNotReady, InvalidInput
 
-EXACT_BELOW = 50_000
+# Below this many distinct vectors, search is exact. On the 155k generated corpus's 35,271 distinct norm
+# vectors, HNSW answered in 0.41 ms at recall@10 0.9987 (by score) where exact search took 6.5 ms.
+EXACT_BELOW = 20_000
 HNSW_NEIGHBOURS = 32  # M: graph degree; 32 is the usual recall/memory balance for 384-d text vectors
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 64  # raised to k for larger k: with ef < k the graph walk returns fewer than k hits
