@@ -70,8 +70,26 @@ def _use_worker(reader: Reader, path: Path) -> bool:
     return (os.cpu_count() or 1) >= 2 and (reader.estimate(path) or 0) >= WORKER_MIN_RECORDS
 
 
-def _worker(sender: Any, reader: Reader, path: Path, normaliser: Normaliser, batch_size: int) -> None:
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this process when its parent dies (a killed import must not leave a
+    worker behind holding a copy of the parent's database connection, and with it the run's locks)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the closed pipe below still ends the worker
+        pass
+
+
+def _worker(receiver: Any, sender: Any, reader: Reader, path: Path, normaliser: Normaliser,
+            batch_size: int, parent: int) -> None:
     """The worker process: send each normalised batch, then None; or the error that stopped it."""
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+    receiver.close()  # only the parent reads: once it is gone, a send fails instead of filling the pipe
     try:
         for batch in _normalised(reader, path, normaliser, batch_size):
             sender.send_bytes(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
@@ -87,11 +105,13 @@ def _worker(sender: Any, reader: Reader, path: Path, normaliser: Normaliser, bat
 
 def _normalised_in_worker(reader: Reader, path: Path, normaliser: Normaliser, batch_size: int) -> Iterator[Batch]:
     """`_normalised`, computed by a forked worker process. The pipe holds at most a batch or two, so memory
-    stays flat; if this process dies, the worker's next send fails and it exits. The worker never touches
-    the database connection it inherits."""
+    stays flat. If this process dies, the kernel kills the worker (PR_SET_PDEATHSIG) and, failing that,
+    its next send fails (it holds no read end of the pipe) and it exits. The worker never touches the
+    database connection it inherits."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_worker, args=(sender, reader, path, normaliser, batch_size), daemon=True)
+    process = context.Process(target=_worker, args=(receiver, sender, reader, path, normaliser, batch_size,
+                                                     os.getpid()), daemon=True)
     process.start()
     sender.close()
     try:

@@ -61,10 +61,11 @@ def _ingest_cmd(url: str, path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_sigkill_midway_leaves_no_partial_import_and_rerun_completes(engine, database_url, tmp_path):
+@pytest.mark.parametrize("worker", ["1", "0"], ids=["worker-process", "one-process"])
+def test_sigkill_midway_leaves_no_partial_import_and_rerun_completes(engine, database_url, tmp_path, worker):
     corpus = tmp_path / "big.csv"
     _write_corpus(corpus)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NORMBANK_INGEST_WORKER": worker}
     proc = subprocess.Popen(_ingest_cmd(database_url, corpus), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not _lock_held(database_url):
@@ -76,6 +77,12 @@ def test_sigkill_midway_leaves_no_partial_import_and_rerun_completes(engine, dat
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+    # Nothing of the killed import may linger: a worker process outliving it would keep a copy of its
+    # database connection, and with it the open transaction and its locks.
+    deadline = time.monotonic() + 10
+    while _lock_held(database_url):
+        assert time.monotonic() < deadline, "the killed import's transaction is still open"
+        time.sleep(0.05)
 
     with engine.connect() as conn:
         for model in (Norm, NormRow, NormConstraint, ImportRun, Source):
