@@ -122,7 +122,8 @@ def apply_context(candidates: list[Candidate], cache: FrameCache, context: Conte
             compiled = cache.get(setting)
         else:
             compiled = CompiledFrames(
-                [Frame(id=c.id, behavior=c.behavior, label=c.label, atoms=c.atoms) for c in group], cache.scales()
+                [Frame(id=c.id, behavior=c.behavior, label=c.label, atoms=c.atoms) for c in group], cache.scales(),
+                remember=False,  # compiled for this request only
             )
         facts = compiled.facts(context)
         frame_ids = {frame.id: i for i, frame in enumerate(compiled.frames)}

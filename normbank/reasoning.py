@@ -133,8 +133,10 @@ def _evaluate(relation: Relation, value: str, rank: int | None, number: float | 
 class CompiledFrames:
     """The frames of one setting, compiled for fast repeated evaluation."""
 
-    def __init__(self, frames: Iterable[Frame], scales: Scales = DEFAULT_SCALES, *, setting: str | None = None):
+    def __init__(self, frames: Iterable[Frame], scales: Scales = DEFAULT_SCALES, *, setting: str | None = None,
+                 remember: bool = True):
         self.setting = setting
+        self.remember = remember  # False for a throwaway compilation: its answers are not worth keeping
         self.scales = scales
         self.frames: list[Frame] = []
         self.atoms: list[Atom] = []
@@ -326,6 +328,8 @@ def judge_behavior(
     atom_ids = compiled.behavior_atoms.get(behavior, ())
     if states is None:
         states = compiled.atom_states(facts, atom_ids)
+    if not compiled.remember:
+        return _judge(compiled, behavior, states, detail)
     key = (compiled, behavior, detail, tuple([states[a] for a in atom_ids]))
     known = _ANSWERS.get(key)
     if known is None:

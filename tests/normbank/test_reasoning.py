@@ -275,3 +275,8 @@ def test_answers_are_shared_only_between_contexts_that_decide_the_behaviour_alik
     # The same frames compiled anew (after an import) never see the old setting's answers.
     fresh = CompiledFrames(DRINK.frames, setting="restaurant")
     assert judge(fresh, ctx("customer", {"age bracket": "teen"}), "drink alcohol") is not again
+    # A throwaway compilation is never remembered.
+    once = CompiledFrames(DRINK.frames, setting="restaurant", remember=False)
+    first = judge(once, ctx("customer", {"age bracket": "teen"}), "drink alcohol")
+    assert judge(once, ctx("customer", {"age bracket": "teen"}), "drink alcohol") is not first
+    assert first == teen
