@@ -38,6 +38,18 @@ class _OffLoop:
 
 
 OFF_LOOP = _OffLoop()
+async def _answer(http: Request, request, compute):
+    """`compute(cache, request, retriever)` as JSON bytes: on the event loop when the setting is in memory
+    and no free text needs the retriever, else in the thread pool."""
+    cache, retriever = http.app.state.cache, http.app.state.retriever
+    if cache.hot(request.setting):
+        try:
+            return json_response(compute(cache, request, OFF_LOOP))
+        except _NeedsThread:
+            pass
+    return json_response(await run_in_threadpool(compute, cache, request, retriever))
+
+
 ERRORS = {404: {"model": ErrorResponse, "description": "Unknown setting"},
           422: {"model": ErrorResponse, "description": "Malformed request"}}
 
@@ -52,13 +64,7 @@ async def post_query(
     """One result per behaviour of the setting that has frames (or only `behavior`), `applies` first.
     Each result carries the verdict, the label distribution over the deciding frames, the frames as
     evidence, the conditions still open and the defeaters that would change the verdict."""
-    cache, retriever = http.app.state.cache, http.app.state.retriever
-    if cache.hot(request.setting):
-        try:
-            return json_response(service.query(cache, request, OFF_LOOP))
-        except _NeedsThread:
-            pass
-    return json_response(await run_in_threadpool(service.query, cache, request, retriever))
+    return await _answer(http, request, service.query)
 
 
 @router.post(
@@ -69,10 +75,4 @@ async def post_judge(
     http: Request, request: Annotated[JudgeRequest, Body(openapi_examples=examples.JUDGE_REQUESTS)]
 ) -> JudgeResponse:
     """The verdict on one behaviour, with its evidence; `unknown` when the bank has no frames for it."""
-    cache, retriever = http.app.state.cache, http.app.state.retriever
-    if cache.hot(request.setting):
-        try:
-            return json_response(service.judge(cache, request, OFF_LOOP))
-        except _NeedsThread:
-            pass
-    return json_response(await run_in_threadpool(service.judge, cache, request, retriever))
+    return await _answer(http, request, service.judge)

@@ -89,6 +89,17 @@ _MODELS: dict[str, _LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+def _load_once(registry: dict, key: str, load):
+    """The registry's model for `key`, loaded by one thread while any others wait for it."""
+    loaded = registry.get(key)
+    if loaded is None:
+        with _MODELS_LOCK:
+            loaded = registry.get(key)
+            if loaded is None:
+                loaded = registry[key] = load()
+    return loaded
+
+
 def _new_lock_after_fork() -> None:
     # A thread of the parent may have held the lock at fork time; the child would wait forever.
     global _MODELS_LOCK
@@ -255,16 +266,13 @@ class SentenceTransformerEncoder:
 
     def _loaded(self) -> _LoadedModel:
         source = self._source_key()
-        loaded = _MODELS.get(source)
-        if loaded is None:
-            with _MODELS_LOCK:
-                loaded = _MODELS.get(source)
-                if loaded is None:
-                    import torch
+        return _load_once(_MODELS, source, lambda: self._load(source))
 
-                    torch.set_num_threads(self._threads)
-                    loaded = _MODELS[source] = _load_model(self.name, source)
-        return loaded
+    def _load(self, source: str) -> _LoadedModel:
+        import torch
+
+        torch.set_num_threads(self._threads)
+        return _load_model(self.name, source)
 
 
 # --- ONNX int8 -------------------------------------------------------------------------------------
@@ -442,14 +450,7 @@ class OnnxEncoder:
                                desc=self.name, workers=self._workers or _workers())
 
     def _loaded(self) -> _LoadedOnnx:
-        key = self._key()
-        loaded = _ONNX.get(key)
-        if loaded is None:
-            with _MODELS_LOCK:
-                loaded = _ONNX.get(key)
-                if loaded is None:
-                    loaded = _ONNX[key] = self._load()
-        return loaded
+        return _load_once(_ONNX, self._key(), self._load)
 
     def _load(self) -> _LoadedOnnx:
         ort = _onnx_runtime()
