@@ -114,6 +114,11 @@ def _evaluate(relation: Relation, value: str, rank: int | None, number: float | 
             else:
                 return _U  # incomparable values
         return outcomes.pop() if len(outcomes) == 1 else _U
+    if len(fact.values) == 1:  # the usual case: one given value decides the atom either way
+        hit = fact.values[0] == value or (rank is not None and fact.ranks[0] == rank)
+        if relation is Relation.EQ:
+            return _T if hit else _F
+        return _F if hit else _T
     hits = [given == value or (rank is not None and given_rank == rank)
             for given, given_rank in zip(fact.values, fact.ranks)]
     if fact.multi:
@@ -163,6 +168,14 @@ class CompiledFrames:
             b: tuple(dict.fromkeys(a for i in indexes for a in self.frame_atoms[i]))
             for b, indexes in self.by_behavior.items()
         }
+        # The same atoms by dimension, with their positions in `behavior_atoms`: a context gives a few
+        # dimensions, so a judgement evaluates only their atoms and leaves the rest UNKNOWN.
+        self.behavior_dimensions: dict[str, dict[DimensionKey, tuple[tuple[int, int], ...]]] = {}
+        for b, ids in self.behavior_atoms.items():
+            groups: dict[DimensionKey, list[tuple[int, int]]] = {}
+            for position, aid in enumerate(ids):
+                groups.setdefault(self._atom_dimension[aid], []).append((position, aid))
+            self.behavior_dimensions[b] = {d: tuple(g) for d, g in groups.items()}
 
     def _atom_id(self, atom: Atom) -> int:
         aid = self._atom_ids.get(atom)
@@ -210,6 +223,20 @@ class CompiledFrames:
                 relation, value, rank, number = self._atom_eval[aid]
                 every[aid] = _evaluate(relation, value, rank, number, fact)
         return every
+
+    def behavior_states(self, behavior: str, facts: dict[DimensionKey, _Fact]) -> tuple[int, ...]:
+        """The states of `behavior_atoms[behavior]`, in that order: only the atoms of the dimensions
+        the facts give are evaluated, the others are UNKNOWN."""
+        ids = self.behavior_atoms.get(behavior, ())
+        states = [_U] * len(ids)
+        groups = self.behavior_dimensions.get(behavior)
+        if groups:
+            atom_eval = self._atom_eval
+            for key, fact in facts.items():
+                for position, aid in groups.get(key, ()):
+                    relation, value, rank, number = atom_eval[aid]
+                    states[position] = _evaluate(relation, value, rank, number, fact)
+        return tuple(states)
 
     def frame_state(self, index: int, states: Sequence[int] | dict[int, int]) -> int:
         result = _T
@@ -312,6 +339,21 @@ def _statement(j: Judgement, winners: list[Frame]) -> str:
     return text
 
 
+class _LazyStates:
+    """Atom id -> state for one behaviour's atoms, as a dict made on first use."""
+
+    __slots__ = ("_ids", "_decided", "_states")
+
+    def __init__(self, ids: tuple[int, ...], decided: tuple[int, ...]):
+        self._ids, self._decided, self._states = ids, decided, None
+
+    def __getitem__(self, aid: int) -> int:
+        states = self._states
+        if states is None:
+            states = self._states = dict(zip(self._ids, self._decided))
+        return states[aid]
+
+
 def judge_behavior(
     compiled: CompiledFrames,
     behavior: str,
@@ -327,10 +369,14 @@ def judge_behavior(
     do not mention, or that decide its atoms alike, share one answer. Answers are never mutated."""
     atom_ids = compiled.behavior_atoms.get(behavior, ())
     if states is None:
-        states = compiled.atom_states(facts, atom_ids)
+        decided = compiled.behavior_states(behavior, facts)
+        # What _judge reads, made only when the answer is worked out (a remembered one needs none).
+        states = _LazyStates(atom_ids, decided)
+    else:
+        decided = tuple([states[a] for a in atom_ids])
     if not compiled.remember:
         return _judge(compiled, behavior, states, detail)
-    key = (compiled, behavior, detail, tuple([states[a] for a in atom_ids]))
+    key = (compiled, behavior, detail, decided)
     known = _ANSWERS.get(key)
     if known is None:
         known = _judge(compiled, behavior, states, detail)
@@ -455,5 +501,6 @@ def query(
 
 def unused_dimensions(context: Context, known: Iterable[DimensionKey]) -> list[DimensionKey]:
     """Facts about dimensions the bank has never seen: accepted, and reported back rather than dropped."""
-    known = set(known)
+    if not isinstance(known, (set, frozenset)):
+        known = set(known)
     return [key for key in context.facts() if key not in known]

@@ -280,3 +280,23 @@ def test_answers_are_shared_only_between_contexts_that_decide_the_behaviour_alik
     first = judge(once, ctx("customer", {"age bracket": "teen"}), "drink alcohol")
     assert judge(once, ctx("customer", {"age bracket": "teen"}), "drink alcohol") is not first
     assert first == teen
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.lists(atoms(), max_size=4)), min_size=1, max_size=6),
+       facts(), st.data())
+def test_a_judgement_evaluates_the_atoms_of_its_behaviour_as_the_whole_setting_does(specs, given_facts, data):
+    # A judgement evaluates only its behaviour's atoms of the dimensions the context gives
+    # (behavior_states); a query evaluates every atom of the setting (atom_states). They must agree,
+    # candidate values of a single-valued dimension and sets of a multi-valued one included.
+    compiled = CompiledFrames([Frame(id=i + 1, behavior=b, label="normal", atoms=tuple(sorted(set(a), key=lambda x: x.text)))
+                               for i, (b, a) in enumerate(specs)], setting="s")
+    key = data.draw(st.sampled_from(DIM_KEYS))
+    if key[1] not in ("behavior", "role") and key[2] != "condition or state":  # candidate values, single-valued
+        given_facts = {**given_facts, key: data.draw(st.lists(st.sampled_from(DIMENSIONS[key]), min_size=1,
+                                                               max_size=2, unique=True))}
+    reasoned = compiled.facts(context_of(given_facts))
+    every = compiled.atom_states(reasoned)
+    for behavior, ids in compiled.behavior_atoms.items():
+        assert compiled.behavior_states(behavior, reasoned) == tuple(every[a] for a in ids)
+        assert compiled.behavior_states(behavior, reasoned) == tuple(compiled.atom_states(reasoned, ids)[a] for a in ids)
