@@ -116,15 +116,31 @@ _POSSESSIVE = re.compile(r"^'s\s+")
 _SUBJECT_WORD = re.compile(r"\b(person|other)\b")
 
 
-def normalise_text(text: str) -> str:
-    """Unicode NFKC, straight quotes, single spaces (newlines too), lower case, trimmed."""
+def _normalise_text(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     return _WS.sub(" ", text).strip().lower()
 
 
+def _normalise_value(value: str) -> str:
+    return _normalise_text(value).strip("'\"[] ").strip()
+
+
+# A request names its setting, roles, dimensions and values with a few short strings, normalised several
+# times on its way to the reasoner (linking, the context, the cache): remembered, they cost a lookup.
+# Only short strings, so a client cannot fill the memory with long ones.
+MEMO_LENGTH = 128
+_normalised_text = lru_cache(maxsize=8192)(_normalise_text)
+_normalised_value = lru_cache(maxsize=8192)(_normalise_value)
+
+
+def normalise_text(text: str) -> str:
+    """Unicode NFKC, straight quotes, single spaces (newlines too), lower case, trimmed."""
+    return _normalised_text(text) if len(text) <= MEMO_LENGTH else _normalise_text(text)
+
+
 def normalise_value(value: str) -> str:
     """A value as atoms store it: normalised text without surrounding quotes or brackets."""
-    return normalise_text(value).strip("'\"[] ").strip()
+    return _normalised_value(value) if len(value) <= MEMO_LENGTH else _normalise_value(value)
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
@@ -71,13 +72,20 @@ SINGLE_VALUED_ENVIRONMENT = frozenset(
 )
 
 
-def as_number(value: str) -> float | None:
-    """The value as a finite number, or None ('30' -> 30.0, 'teen' -> None)."""
+def _as_number(value: str) -> float | None:
     try:
         number = float(value)
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+_number = lru_cache(maxsize=4096)(_as_number)  # values repeat; a failed float() raises, which is slow
+
+
+def as_number(value: str) -> float | None:
+    """The value as a finite number, or None ('30' -> 30.0, 'teen' -> None)."""
+    return _number(value) if type(value) is str and len(value) <= 64 else _as_number(value)
 
 
 @dataclass(frozen=True)

@@ -199,3 +199,19 @@ def test_conjunction_round_trips_when_satisfiable(group):
     text = render_conjunction(group)
     assert set(normalise_frame(text)) == set(group)
     assert render_conjunction(normalise_frame(text)) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.integers(0, 200))
+def test_normalising_remembered_short_strings_equals_normalising_them_anew(text, pad):
+    # Short strings are remembered (a request's setting, roles and values repeat); long ones are not.
+    from normbank import constraints
+
+    for value in (text, text + " x" * pad):
+        assert constraints.normalise_text(value) == constraints._normalise_text(value)
+        assert constraints.normalise_value(value) == constraints._normalise_value(value)
+        assert constraints.normalise_text(value) == constraints.normalise_text(value)
+    from normbank.scales import _as_number, as_number
+
+    for value in (text, "30", " 2.5 ", "inf", "nan", "1e400"):
+        assert as_number(value) == _as_number(value)
