@@ -49,6 +49,15 @@ class Linker:
         self.cache = cache
         self.retriever = retriever
         self.links: list[Link] = []
+        self._vocabulary = None
+
+    @property
+    def vocabulary(self):
+        """The cache's vocabulary, fetched once per request (each fetch checks the data version)."""
+        vocab = self._vocabulary
+        if vocab is None:
+            vocab = self._vocabulary = self.cache.vocabulary()
+        return vocab
 
     def _link(self, text: str, kind: str, candidates, aliases=None) -> Link:
         if self.retriever is not None:
@@ -61,7 +70,7 @@ class Linker:
 
     def setting(self, text: str) -> str:
         name = normalise_text(text)
-        vocab = self.cache.vocabulary()
+        vocab = self.vocabulary
         if name in self.cache.setting_ids():
             return name
         result = self._link(text, "setting", vocab.settings)
@@ -84,7 +93,7 @@ class Linker:
     def role(self, setting: str, text: str | None) -> str | None:
         if not text:
             return text
-        roles = self.cache.vocabulary().roles.get(setting, set())
+        roles = self.vocabulary.roles.get(setting, ())
         name = normalise_value(text)
         if name in roles or not roles:
             return text
@@ -93,7 +102,10 @@ class Linker:
 
     def facts(self, facts: dict) -> dict:
         """Attribute or environment values linked to the values the bank knows for that dimension."""
-        vocab = self.cache.vocabulary()
+        if not facts:
+            return {}
+        vocab = self.vocabulary
+        scales = None
         out = {}
         for key, value in facts.items():
             name = normalise_text(str(key))
@@ -101,15 +113,22 @@ class Linker:
             if not known or isinstance(value, (int, float)):
                 out[key] = value
                 continue
-            aliases = {**SCALE_VALUE_ALIASES.get(name, {}), **VALUE_ALIASES.get(name, {})}
             values = value if isinstance(value, list) else [value]
             linked = []
-            scales = self.cache.scales()
             for v in values:
-                text = normalise_value(str(v))
-                if isinstance(v, (int, float)) or text in known or scales.rank(name, text) is not None:
+                if isinstance(v, (int, float)):
                     linked.append(v)
                     continue
+                text = normalise_value(str(v))
+                if text in known:
+                    linked.append(v)
+                    continue
+                if scales is None:
+                    scales = self.cache.scales()
+                if scales.rank(name, text) is not None:
+                    linked.append(v)
+                    continue
+                aliases = {**SCALE_VALUE_ALIASES.get(name, {}), **VALUE_ALIASES.get(name, {})}
                 result = self._link(str(v), "value", known, aliases=aliases)
                 linked.append(result.linked or v)
             out[key] = linked if isinstance(value, list) else linked[0]
