@@ -13,9 +13,11 @@ response model as large as the median judge answer (the framework's ceiling). Ea
 trivial endpoint, then judge, query and ground, for --duration seconds each, so the ratio judge/trivial
 is measured in the same run, back to back.
 
-Requests rotate over fixed bodies built from the database: judge over random behaviours of 16 settings
-(the largest included) with random roles, age brackets and times of day; query (one page, the default
-limit of 50) over the same settings and contexts; ground over NormDial situations. /v1/ground needs the
+Requests rotate over fixed bodies built from the database: 512 judge bodies over random behaviours of 16
+settings (the largest included) with random roles, age brackets and times of day; 512 query bodies (one
+page, the default limit of 50) over the same settings and contexts; 64 ground bodies over NormDial
+situations. 512 rather than 64, so what the service remembers (answers, normalised strings) is exercised
+as traffic with some variety would, not as a handful of requests repeated. /v1/ground needs the
 vector index: `--ground-corpus small` (the default) serves ground from a second server over the sample
 corpus plus NormDial, indexed with `normbank index` (the packaged model) once and reused while fresh;
 `full` builds the index for the benchmark database itself (with torch on two shared cores that took
@@ -144,7 +146,7 @@ def build_index(url: str, data_dir: Path) -> dict:
             "bytes_on_disk": manifest.get("bytes_on_disk")}
 
 
-def reasoning_bodies(url: str, rng: random.Random, n: int = 64, settings: int = 16) -> tuple[list[dict], list[dict], list[str]]:
+def reasoning_bodies(url: str, rng: random.Random, n: int = 512, settings: int = 16) -> tuple[list[dict], list[dict], list[str]]:
     from sqlalchemy import func, select
 
     from schema.engine import make_engine
