@@ -9,12 +9,15 @@ case), because every model in these responses is a plain one: no aliases, comput
 serialisers, so a model is its `__dict__`.
 
 orjson (when installed) writes them about four times faster than pydantic's serialiser from a model;
-without it, pydantic's own serialiser writes the same bytes.
+without it, pydantic's own serialiser writes the same bytes. /v1/judge writes an answer's part (most of
+its bytes) once per answer, kept with the answer like its RESULT model, and per request only the fields
+after it (`extended`).
 """
 
 from __future__ import annotations
 
 from fastapi.responses import Response
+import pydantic_core
 from pydantic import BaseModel
 
 try:
@@ -35,5 +38,18 @@ def dumps(model: BaseModel) -> bytes:
     return model.__pydantic_serializer__.to_json(model)
 
 
-def json_response(model: BaseModel) -> Response:
-    return Response(dumps(model), media_type="application/json")
+def extended(obj: bytes, fields: dict) -> bytes:
+    """The JSON object `obj` (bytes `dumps` wrote) with `fields` after its own keys: the bytes `dumps`
+    writes for a model holding `obj`'s fields, then these. The reasoning routes write an answer's result
+    once (`api.service.result_json`) and add each request's own fields to it."""
+    if orjson is not None:
+        tail = orjson.dumps(fields, default=_fields)
+    else:
+        tail = pydantic_core.to_json(fields)
+    if obj == b"{}":
+        return tail
+    return obj[:-1] + b"," + tail[1:] if fields else obj
+
+
+def json_response(model: BaseModel | bytes) -> Response:
+    return Response(model if isinstance(model, bytes) else dumps(model), media_type="application/json")

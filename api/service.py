@@ -7,6 +7,7 @@ import base64
 import json
 from typing import TYPE_CHECKING, Collection
 
+from api import encode
 from normbank.context import Context, make_context, make_party
 from normbank.aliases import VALUE_ALIASES
 from normbank.constraints import normalise_value
@@ -216,14 +217,34 @@ def _summary(compiled: CompiledFrames) -> SettingSummary:
     return SettingSummary(name=compiled.setting or "", behaviors=len(compiled.by_behavior), frames=len(compiled))
 
 
-def judge(cache: FrameCache, request: JudgeRequest, retriever: "Retriever | None" = None) -> JudgeResponse:
+def result_json(j: Judgement) -> bytes:
+    """The JSON of `result_of(j)`, written once per answer like the RESULT itself."""
+    data = j.derived.get("json")
+    if data is None:
+        data = j.derived["json"] = encode.dumps(result_of(j))
+    return data
+
+
+def _judged(cache: FrameCache, request: JudgeRequest, retriever: "Retriever | None") -> tuple[Judgement, dict]:
+    """The answer for a judge request, and the response's fields after the RESULT's."""
     linker = Linker(cache, retriever)
     compiled = cache.get(linker.setting(request.setting))
     context = context_of(request, cache, compiled.setting, linker)
     behavior = linker.behavior(compiled.setting, request.behavior, compiled.by_behavior)  # a dict: no set per request
     judgement = judge_behavior(compiled, behavior, compiled.facts(context))
-    return _built(JudgeResponse, {**result_of(judgement).__dict__, "setting": compiled.setting,
-                                  "unused": _unused(context, cache), "linked": linker.to_json()})
+    return judgement, {"setting": compiled.setting, "unused": _unused(context, cache), "linked": linker.to_json()}
+
+
+def judge(cache: FrameCache, request: JudgeRequest, retriever: "Retriever | None" = None) -> JudgeResponse:
+    judgement, rest = _judged(cache, request, retriever)
+    return _built(JudgeResponse, {**result_of(judgement).__dict__, **rest})
+
+
+def judge_json(cache: FrameCache, request: JudgeRequest, retriever: "Retriever | None" = None) -> bytes:
+    """`encode.dumps(judge(...))`, with the answer's part written once per answer (`result_json`):
+    only the setting, the unused facts and the links are written per request."""
+    judgement, rest = _judged(cache, request, retriever)
+    return encode.extended(result_json(judgement), rest)
 
 
 def query(cache: FrameCache, request: QueryRequest, retriever: "Retriever | None" = None) -> QueryResponse:
@@ -247,6 +268,10 @@ def query(cache: FrameCache, request: QueryRequest, retriever: "Retriever | None
         unused=_unused(context, cache),
         linked=linker.to_json(),
     )
+
+
+def query_json(cache: FrameCache, request: QueryRequest, retriever: "Retriever | None" = None) -> bytes:
+    return encode.dumps(query(cache, request, retriever))
 
 
 # -- free text: search and grounding -------------------------------------------------------------------

@@ -39,8 +39,8 @@ class _OffLoop:
 
 OFF_LOOP = _OffLoop()
 async def _answer(http: Request, request, compute):
-    """`compute(cache, request, retriever)` as JSON bytes: on the event loop when the setting is in memory
-    and no free text needs the retriever, else in the thread pool."""
+    """The JSON bytes `compute(cache, request, retriever)` writes, as the response: on the event loop when the
+    setting is in memory and no free text needs the retriever, else in the thread pool."""
     cache, retriever = http.app.state.cache, http.app.state.retriever
     if cache.hot(request.setting):
         try:
@@ -64,7 +64,7 @@ async def post_query(
     """One result per behaviour of the setting that has frames (or only `behavior`), `applies` first.
     Each result carries the verdict, the label distribution over the deciding frames, the frames as
     evidence, the conditions still open and the defeaters that would change the verdict."""
-    return await _answer(http, request, service.query)
+    return await _answer(http, request, service.query_json)
 
 
 @router.post(
@@ -75,4 +75,4 @@ async def post_judge(
     http: Request, request: Annotated[JudgeRequest, Body(openapi_examples=examples.JUDGE_REQUESTS)]
 ) -> JudgeResponse:
     """The verdict on one behaviour, with its evidence; `unknown` when the bank has no frames for it."""
-    return await _answer(http, request, service.judge)
+    return await _answer(http, request, service.judge_json)

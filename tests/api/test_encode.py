@@ -30,9 +30,14 @@ def test_judge_and_query_bytes_are_pydantics_bytes_for_every_behaviour(client):
             query = service.query(cache, QueryRequest(setting=setting, limit=1000, **context), retriever)
             assert encode.dumps(query) == query.model_dump_json().encode()
             assert QueryResponse.model_validate_json(encode.dumps(query)) == QueryResponse.model_validate(query.model_dump())
+            assert service.query_json(cache, QueryRequest(setting=setting, limit=1000, **context), retriever) \
+                == query.model_dump_json().encode()
             for behavior in behaviors:
-                judged = service.judge(cache, JudgeRequest(setting=setting, behavior=behavior, **context), retriever)
+                request = JudgeRequest(setting=setting, behavior=behavior, **context)
+                judged = service.judge(cache, request, retriever)
                 assert encode.dumps(judged) == judged.model_dump_json().encode()
+                # The answer's part written once per answer, the request's fields after it: the same bytes.
+                assert service.judge_json(cache, request, retriever) == judged.model_dump_json().encode()
                 checked += 1
     assert checked > 100
 
@@ -54,3 +59,6 @@ def test_without_orjson_pydantic_writes_the_same_bytes(client, monkeypatch):
     fast = encode.dumps(judged)
     monkeypatch.setattr(encode, "orjson", None)
     assert encode.dumps(judged) == fast
+    # The request's fields written by pydantic after an answer's bytes: still the same bytes.
+    assert service.judge_json(client.app.state.cache, body, client.app.state.retriever) == fast
+    assert encode.extended(b"{}", {"a": 1}) == b'{"a":1}' and encode.extended(b'{"a":1}', {}) == b'{"a":1}'
