@@ -8,6 +8,7 @@ import numpy as np
 
 from sqlalchemy.engine import Engine
 
+from normbank.retrieval.adapter import learn_query_map
 from normbank.retrieval.encoder import Encoder
 from normbank.retrieval.store import IndexStore, Manifest
 from schema.engine import redact
@@ -22,8 +23,9 @@ log = logging.getLogger("normbank.index")
 PROTOTYPE_TEXT_WEIGHT = 0.7
 
 
-def prototypes(vectors_of) -> dict[str, tuple[list[int], np.ndarray]]:
-    """The `norm_prototypes` collection, derived from the `norms` and `examples` vectors."""
+def prototypes(vectors_of, *, learn: bool = True) -> dict[str, tuple[list[int], np.ndarray, np.ndarray | None]]:
+    """The `norm_prototypes` collection, derived from the `norms` and `examples` vectors, with the query
+    map learned from the examples (`normbank.retrieval.adapter`; None when there are too few)."""
     norm_ids, norm_vectors = vectors_of("norms")
     example_ids, example_vectors = vectors_of("examples")
     sums: dict[int, np.ndarray] = {}
@@ -38,7 +40,13 @@ def prototypes(vectors_of) -> dict[str, tuple[list[int], np.ndarray]]:
             centroid /= np.linalg.norm(centroid) or 1.0
             blended = PROTOTYPE_TEXT_WEIGHT * out[row] + (1 - PROTOTYPE_TEXT_WEIGHT) * centroid
             out[row] = blended / (np.linalg.norm(blended) or 1.0)
-    return {"norm_prototypes": (list(norm_ids), out)}
+    query_map = None
+    if learn and sums:
+        row_of = {norm_id: row for row, norm_id in enumerate(norm_ids)}
+        known = [i for i, norm_id in enumerate(example_ids) if norm_id in row_of]
+        query_map = learn_query_map(np.asarray(example_vectors)[known],
+                                    np.array([row_of[example_ids[i]] for i in known], dtype=np.int64), out)
+    return {"norm_prototypes": (list(norm_ids), out, query_map)}
 
 
 def stamp_for(engine: Engine, version: int) -> dict:

@@ -35,7 +35,7 @@ from normbank.retrieval.vectors import EXACT_BELOW, VectorIndex
 
 log = logging.getLogger("normbank.retrieval")
 
-FORMAT_VERSION = 2  # 2: identical vectors stored once (<collection>.offsets.npy)
+FORMAT_VERSION = 3  # 2: identical vectors stored once (<collection>.offsets.npy); 3: learned query maps
 CURRENT = "CURRENT"
 CURRENT_TMP = "CURRENT.tmp"
 MANIFEST = "manifest.json"
@@ -60,6 +60,7 @@ class Manifest:
     index_seconds: float
     bytes_on_disk: int  # the vector and id files
     built_at: str
+    query_maps: tuple[str, ...] = ()  # collections whose queries go through a learned map (adapter.py)
     format: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,7 +74,8 @@ class Manifest:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ValueError(f"not a format-{FORMAT_VERSION} index manifest")
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name != "query_maps"},
+                   query_maps=tuple(data.get("query_maps", ())))
 
 
 @dataclass(frozen=True)
@@ -126,13 +128,13 @@ class IndexStore:
         stamp: Mapping[str, Any],
         *,
         progress: bool = False,
-        derive: Callable[[Callable[[str], tuple[list[int], np.ndarray]]], Mapping[str, tuple[Sequence[int], np.ndarray]]]
-        | None = None,
+        derive: Callable[[Callable[[str], tuple[list[int], np.ndarray]]], Mapping[str, tuple]] | None = None,
     ) -> Manifest:
         """Embed, index, write and switch CURRENT to a new build; returns its manifest.
 
         `derive`, when given, is called with a function returning a collection's (ids, vectors) and may
-        return more collections computed from them (e.g. per-norm prototypes); they are indexed too."""
+        return more collections computed from them (e.g. per-norm prototypes), as (ids, vectors) or
+        (ids, vectors, query map or None); they are indexed too, with their query maps."""
         for name in collections:
             if not _COLLECTION_NAME.fullmatch(name):
                 raise InvalidInput(f"bad collection name {name!r}: letters, digits, '_' and '-' only")
@@ -169,12 +171,16 @@ class IndexStore:
                 index = VectorIndex.build(vectors[rows], ids, exact_below=self.exact_below)
                 written += index.save(partial / name)
             derived = derive(lambda name: (layout[name][0], vectors[layout[name][1]])) if derive else {}
-            for name, (ids, derived_vectors) in derived.items():
+            query_maps = []
+            for name, (ids, derived_vectors, *query_map) in derived.items():
                 if not _COLLECTION_NAME.fullmatch(name) or name in layout:
                     raise InvalidInput(f"bad derived collection name {name!r}")
+                query_map = query_map[0] if query_map else None
                 index = VectorIndex.build(np.asarray(derived_vectors, dtype=np.float32), list(ids),
-                                          exact_below=self.exact_below)
+                                          exact_below=self.exact_below, query_map=query_map)
                 written += index.save(partial / name)
+                if query_map is not None:
+                    query_maps.append(name)
             index_seconds = time.perf_counter() - started
             for path in written:
                 _fsync_path(path)
@@ -184,12 +190,13 @@ class IndexStore:
                 dimension=dimension,
                 stamp=stamp,
                 collections={**{name: len(ids) for name, (ids, _) in layout.items()},
-                             **{name: len(ids) for name, (ids, _) in derived.items()}},
+                             **{name: len(entry[0]) for name, entry in derived.items()}},
                 distinct_texts=len(texts),
                 embed_seconds=round(embed_seconds, 3),
                 index_seconds=round(index_seconds, 3),
                 bytes_on_disk=sum(path.stat().st_size for path in written),
                 built_at=now.isoformat(timespec="seconds"),
+                query_maps=tuple(query_maps),
             )
             _write_durably(partial / MANIFEST, manifest.to_json())
             _fsync_path(partial)
@@ -229,6 +236,8 @@ class IndexStore:
                 for c, index in collections.items():
                     if index.dimension != manifest.dimension or len(index) != manifest.collections[c]:
                         raise IndexNotReady(f"{c} index does not match the manifest")
+                    if (index.query_map is not None) != (c in manifest.query_maps):
+                        raise IndexNotReady(f"{c} index's query map does not match the manifest")
                 return LoadedIndexes(manifest=manifest, collections=collections)
             except (IndexNotReady, OSError, ValueError, TypeError, KeyError) as exc:
                 if self._current_name() != name:

@@ -17,6 +17,7 @@ import faiss
 import numpy as np
 
 from normbank.errors import IndexNotReady, InvalidInput
+from normbank.retrieval.adapter import map_queries
 
 # Below this many distinct vectors, search is exact. On the 155k generated corpus's 35,271 distinct norm
 # vectors, HNSW answered in 0.41 ms at recall@10 0.9987 (by score) where exact search took 6.5 ms.
@@ -33,7 +34,8 @@ _BUILD_THREADS = faiss.omp_get_max_threads()
 class VectorIndex:
     """Cosine nearest neighbours of normalised vectors; every result is an (id, score) pair."""
 
-    def __init__(self, index: faiss.Index, ids: np.ndarray, offsets: np.ndarray | None = None):
+    def __init__(self, index: faiss.Index, ids: np.ndarray, offsets: np.ndarray | None = None,
+                 query_map: np.ndarray | None = None):
         if offsets is None:
             offsets = np.arange(len(ids) + 1, dtype=np.int64)
         if index.ntotal != len(offsets) - 1 or offsets[-1] != len(ids):
@@ -43,11 +45,15 @@ class VectorIndex:
         self._ids = ids
         self._offsets = offsets
         self._one_id_per_row = len(ids) == index.ntotal
+        if query_map is not None and query_map.shape != (index.d, index.d):
+            raise IndexNotReady(f"query map of shape {query_map.shape} for a {index.d}-d index")
+        self.query_map = query_map  # applied to queries before search (normbank.retrieval.adapter)
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
 
     @classmethod
-    def build(cls, vectors: np.ndarray, ids: Sequence[int], *, exact_below: int = EXACT_BELOW) -> VectorIndex:
+    def build(cls, vectors: np.ndarray, ids: Sequence[int], *, exact_below: int = EXACT_BELOW,
+              query_map: np.ndarray | None = None) -> VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise InvalidInput(f"vectors must be a 2-d array, got shape {vectors.shape}")
@@ -64,7 +70,7 @@ class VectorIndex:
         if n:
             faiss.omp_set_num_threads(_BUILD_THREADS)
             index.add(vectors)
-        return cls(index, id_array, offsets)
+        return cls(index, id_array, offsets, None if query_map is None else np.asarray(query_map, dtype=np.float32))
 
     @property
     def dimension(self) -> int:
@@ -88,12 +94,14 @@ class VectorIndex:
 
     def search(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         """The k best (id, cosine) pairs per query row, best first (fewer when the index is smaller).
-        Ids sharing one vector share its score. A single 1-d query vector is taken as one row."""
+        Ids sharing one vector share its score. A single 1-d query vector is taken as one row. The
+        index's query map, if it has one, is applied to the queries first."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim == 1:
             queries = queries[None, :]
         if queries.ndim != 2 or (queries.shape[0] and queries.shape[1] != self.dimension):
             raise InvalidInput(f"queries must have shape (n, {self.dimension}), got {queries.shape}")
+        queries = np.ascontiguousarray(map_queries(self.query_map, queries))
         rows = min(k, self.rows)
         if k <= 0 or rows <= 0 or queries.shape[0] == 0:
             return [[] for _ in range(queries.shape[0])]
@@ -128,29 +136,36 @@ class VectorIndex:
         return [int(i) for i in self._ids], np.repeat(rows, np.diff(self._offsets), axis=0)
 
     def save(self, path_prefix: str | Path) -> list[Path]:
-        """Write `<prefix>.faiss`, `<prefix>.ids.npy` and `<prefix>.offsets.npy`; returns the paths."""
-        index_path, ids_path, offsets_path = _paths(path_prefix)
+        """Write `<prefix>.faiss`, `<prefix>.ids.npy`, `<prefix>.offsets.npy` and, when the index has a
+        query map, `<prefix>.query_map.npy`; returns the paths."""
+        index_path, ids_path, offsets_path, map_path = _paths(path_prefix)
         faiss.write_index(self._index, str(index_path))
-        for path, array in ((ids_path, self._ids), (offsets_path, self._offsets)):
+        arrays = [(ids_path, self._ids), (offsets_path, self._offsets)]
+        if self.query_map is not None:
+            arrays.append((map_path, self.query_map))
+        for path, array in arrays:
             with open(path, "wb") as f:
                 np.save(f, array, allow_pickle=False)
-        return [index_path, ids_path, offsets_path]
+        return [index_path] + [path for path, _ in arrays]
 
     @classmethod
     def load(cls, path_prefix: str | Path) -> VectorIndex:
-        index_path, ids_path, offsets_path = _paths(path_prefix)
+        index_path, ids_path, offsets_path, map_path = _paths(path_prefix)
         try:
             index = faiss.read_index(str(index_path))
             ids = np.load(ids_path, allow_pickle=False)
             offsets = np.load(offsets_path, allow_pickle=False)
+            query_map = np.load(map_path, allow_pickle=False) if map_path.exists() else None
         except (OSError, RuntimeError, ValueError) as exc:
             raise IndexNotReady(f"cannot read vector index {index_path}: {exc}") from exc
-        return cls(index, ids.astype(np.int64, copy=False), offsets.astype(np.int64, copy=False))
+        return cls(index, ids.astype(np.int64, copy=False), offsets.astype(np.int64, copy=False),
+                   None if query_map is None else query_map.astype(np.float32, copy=False))
 
 
-def _paths(path_prefix: str | Path) -> tuple[Path, Path, Path]:
+def _paths(path_prefix: str | Path) -> tuple[Path, Path, Path, Path]:
     prefix = str(path_prefix)
-    return Path(prefix + ".faiss"), Path(prefix + ".ids.npy"), Path(prefix + ".offsets.npy")
+    return (Path(prefix + ".faiss"), Path(prefix + ".ids.npy"), Path(prefix + ".offsets.npy"),
+            Path(prefix + ".query_map.npy"))
 
 
 def _distinct_rows(vectors: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,9 +13,22 @@ def test_prototypes_blend_norm_text_with_its_examples_and_keep_norms_without_exa
         np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=np.float32),
     )
     examples = ([1, 1], np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]], dtype=np.float32))
-    ids, vectors = prototypes(lambda name: {"norms": norms, "examples": examples}[name])["norm_prototypes"]
+    ids, vectors, query_map = prototypes(lambda name: {"norms": norms, "examples": examples}[name])["norm_prototypes"]
     assert ids == [1, 2]
     expected = np.array([PROTOTYPE_TEXT_WEIGHT, 0.0, 1 - PROTOTYPE_TEXT_WEIGHT])
     np.testing.assert_allclose(vectors[0], expected / np.linalg.norm(expected), rtol=1e-6)
     np.testing.assert_allclose(vectors[1], [0.0, 1.0, 0.0])
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
+    assert query_map is None  # two examples of one norm teach no query map
+
+
+def test_prototypes_carry_a_query_map_learned_from_enough_examples():
+    rng = np.random.default_rng(0)
+    norm_vectors = rng.normal(size=(12, 8)).astype(np.float32)
+    norm_vectors /= np.linalg.norm(norm_vectors, axis=1, keepdims=True)
+    example_ids = [100 + i % 12 for i in range(60)]  # 5 examples of each of 12 norms
+    example_vectors = norm_vectors[[i % 12 for i in range(60)]] + rng.normal(scale=0.3, size=(60, 8)).astype(np.float32)
+    collections = {"norms": (list(range(100, 112)), norm_vectors), "examples": (example_ids, example_vectors)}
+    ids, vectors, query_map = prototypes(collections.__getitem__)["norm_prototypes"]
+    assert ids == list(range(100, 112)) and query_map is not None and query_map.shape == (8, 8)
+    assert prototypes(collections.__getitem__, learn=False)["norm_prototypes"][2] is None
