@@ -1,7 +1,7 @@
 """Free text in, grounded norms out: hybrid retrieval, frame applicability, /v1/search and /v1/ground.
 
 Ranking: dense candidates (norm prototypes: a norm's text moved towards its example situations, one
-FAISS search) and lexical candidates (full-text search over norm documents) are fused by standardised
+FAISS search, the query through the map learned from those situations) and lexical candidates (full-text search over norm documents) are fused by standardised
 score (`score_fusion`); then each candidate
 frame is evaluated against the context: FALSE frames drop out, a TRUE frame overridden by a more specific
 TRUE frame gives way to it, and applicable frames rank above conditional ones.
