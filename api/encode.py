@@ -16,8 +16,8 @@ after it (`extended`).
 
 from __future__ import annotations
 
-from fastapi.responses import Response
 import pydantic_core
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 try:

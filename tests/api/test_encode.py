@@ -54,11 +54,17 @@ def test_the_routes_answer_with_those_bytes(client):
 
 @pytest.mark.skipif(encode.orjson is None, reason="orjson is not installed")
 def test_without_orjson_pydantic_writes_the_same_bytes(client, monkeypatch):
+    cache, retriever = client.app.state.cache, client.app.state.retriever
     body = JudgeRequest(setting="bar", behavior="consume alcohol", person={"attributes": {"age bracket": "teen"}})
-    judged = service.judge(client.app.state.cache, body, client.app.state.retriever)
+    linked = JudgeRequest(setting="bar", behavior="consume alcohol", person={"role": "costumer"},
+                          environment={"unheard of": "x"})
+    judged = service.judge(cache, body, retriever)
     fast = encode.dumps(judged)
+    fast_linked = encode.dumps(service.judge(cache, linked, retriever))
+    assert b'"unused":[{' in fast_linked and b'"linked":[{' in fast_linked
     monkeypatch.setattr(encode, "orjson", None)
     assert encode.dumps(judged) == fast
     # The request's fields written by pydantic after an answer's bytes: still the same bytes.
-    assert service.judge_json(client.app.state.cache, body, client.app.state.retriever) == fast
+    assert service.judge_json(cache, body, retriever) == fast
+    assert service.judge_json(cache, linked, retriever) == fast_linked
     assert encode.extended(b"{}", {"a": 1}) == b'{"a":1}' and encode.extended(b'{"a":1}', {}) == b'{"a":1}'
