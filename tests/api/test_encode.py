@@ -68,3 +68,26 @@ def test_without_orjson_pydantic_writes_the_same_bytes(client, monkeypatch):
     assert service.judge_json(cache, body, retriever) == fast
     assert service.judge_json(cache, linked, retriever) == fast_linked
     assert encode.extended(b"{}", {"a": 1}) == b'{"a":1}' and encode.extended(b'{"a":1}', {}) == b'{"a":1}'
+
+
+def test_an_answer_written_once_is_forgotten_when_the_data_changes(corpus_client, engine, tmp_path):
+    # /v1/judge keeps an answer's bytes with the answer: an import (the frame cache reloads) must not
+    # serve them again.
+    from ingest.pipeline import run_import
+    from tests.api.test_reasoning_api import TINY
+
+    client = corpus_client(TINY)
+    body = {"setting": "office", "behavior": "wear a hat", "person": {"role": "manager"},
+            "environment": {"time of day": "morning"}}
+    first = client.post("/v1/judge", json=body)
+    assert (first.json()["verdict"], first.json()["distribution"]) == ("taboo", {"expected": 0, "normal": 2, "taboo": 3})
+    more = tmp_path / "more.csv"
+    frame = "[PERSON]'s role is 'manager' [AND] time of day is 'morning'"
+    more.write_text(TINY.splitlines()[0] + f"\noffice,wear a hat,office [BEHAVIOR] wear a hat,{frame},,{frame},expected,2,train\n",
+                    encoding="utf-8")
+    assert run_import(engine=engine, format="normbank", path=more, source="more").rejected == 0
+    client.app.state.cache.invalidate()
+    second = client.post("/v1/judge", json=body)
+    assert (second.json()["verdict"], second.json()["distribution"]) == ("expected", {"expected": 1, "normal": 0, "taboo": 0})
+    cache, retriever = client.app.state.cache, client.app.state.retriever
+    assert second.content == service.judge(cache, JudgeRequest(**body), retriever).model_dump_json().encode()
