@@ -130,3 +130,39 @@ def test_ground_with_culture_context_excludes_the_other_culture(engine, database
         unknown = ok(client.post("/v1/ground", json={"situation": "greeting a new colleague at work", "k": 10}))
         assert all(n["status"] == "conditional" for n in unknown["norms"])
         assert [a["name"] for a in unknown["ask"]] == ["country"]
+
+
+
+def test_real_normdial_examples_teach_the_dense_side_a_query_map(engine, database_url, tmp_path):
+    """Real NormDial situations (three categories of the shared data) are enough to learn a query map;
+    searched densely, the bank's situations then find their own norm more often than through the plain
+    vectors. (Held-out quality with the real model: tests/bench/retrieval_normdial.py.)"""
+    import shutil
+
+    from sqlalchemy import select
+
+    from schema.models import NormExample
+    from tests.conftest import NORMDIAL_DIR
+
+    corpus = tmp_path / "normdial"
+    for path in sorted(NORMDIAL_DIR.glob("*/*/*/cleaned_dialogue.csv")):
+        if path.parent.name in ("apology", "greeting", "thanks"):
+            target = corpus / path.relative_to(NORMDIAL_DIR)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+    run_import(engine=engine, format="normdial", path=corpus)
+    app = create_app(app_settings(database_url, tmp_path / "data", index_on_start="demand"))
+    with TestClient(app) as client:
+        retriever = app.state.retriever
+        retriever.rebuild()
+        assert retriever.store.current_manifest().query_maps == ("norm_prototypes",)
+        mapped = retriever.indexes().collections["norm_prototypes"]
+        plain = type(mapped)(mapped._index, mapped._ids, mapped._offsets)  # the same vectors, no map
+        with engine.connect() as conn:
+            examples = conn.execute(select(NormExample.norm_id, NormExample.situation)).all()[::5]
+        queries = retriever.encoder.encode([situation for _, situation in examples])
+        hits = {
+            name: sum(norm_id in {i for i, _ in found} for (norm_id, _), found in zip(examples, index.search(queries, 5)))
+            for name, index in (("mapped", mapped), ("plain", plain))
+        }
+        assert len(examples) >= 100 and hits["mapped"] > hits["plain"] * 1.05, hits
