@@ -18,7 +18,10 @@ earlier run (e.g. run_all.py's) is used as it is. Then, in this process and on t
   asked for the top 50 (MRR looks at 50 ranks, like retrieval_normdial.py), without a filter and with
   `where={"country": ...}` (the analogue of passing the culture as context). A second collection holds our
   index's norm prototypes (the norm text's vector blended with its example situations' centroid,
-  schema.indexing.prototypes) instead of the plain text vectors: the same vectors as our dense side.
+  schema.indexing.prototypes) instead of the plain text vectors: the same stored vectors as our dense
+  side. Chroma's queries stay the plain situation vectors: our side also puts its query through the map
+  it learned from the bank's example situations (normbank/retrieval/adapter.py), which a Chroma user would
+  not have.
 - Ours: `api.service.ground` (what the HTTP route calls) in dense mode, hybrid mode, and hybrid mode with
   the culture as `environment.country`.
 
