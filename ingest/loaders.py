@@ -1,9 +1,12 @@
 """Bulk loading of normalised rows inside the import run's one transaction.
 
 SQLite: `executemany` batches of INSERT OR IGNORE, each batch in key order, with a larger page cache for
-the run. PostgreSQL: `COPY` into temporary staging tables, merged into the real tables once at the end
-with INSERT ... SELECT ... ON CONFLICT DO NOTHING (new norms get their support as they are inserted). Either
-way the run commits whole or leaves no trace, and content-hash keys make re-imports insert nothing.
+the run. PostgreSQL: `COPY`, each batch in key order, straight into the tables that were empty when the run
+began (the normaliser emits each key once per run: nothing to merge), and into temporary staging tables
+for the others, merged into the real tables once at the end with INSERT ... SELECT ... ON CONFLICT DO
+NOTHING. On both, a batch's new norms get their full-text documents right after it is loaded (overlapping
+the next batch's normalisation), and support is counted at the end from `norm_row`. Either way the run
+commits whole or leaves no trace, and content-hash keys make re-imports insert nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from operator import itemgetter
 from typing import Any
 
 from ingest.normalise import Batch
+from schema import lexical
 
 # Column order of the row tuples `ingest.normalise.Batch` holds, and the conflict key of each table.
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -37,6 +41,10 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 # Parents before children (foreign keys).
 LOAD_ORDER = tuple(COLUMNS)
+# Tables whose rows `ingest.normalise.Normaliser` emits at most once per key in a run (the taxonomy's
+# roles, pairs and dimensions it does not remember).
+_UNIQUE_PER_RUN = frozenset({"setting", "behavior", "constraint_atom", "norm", "norm_constraint", "norm_row",
+                             "norm_example", "rejected_row"})
 TAXONOMY_TABLES = ("setting", "role", "behavior", "dimension", "dimension_value")
 
 # Support = the norm's source rows. Norms new in this run were inserted with support 1, so only two kinds
@@ -56,17 +64,6 @@ WHERE id IN (SELECT norm_id FROM norm_row WHERE import_run_id = {p} GROUP BY nor
 SQLITE_CACHE_KIB = 128 * 1024
 _BY_KEY = itemgetter(0)
 
-# PostgreSQL counts new norms' support as it inserts them; only norms of earlier runs that gained rows
-# are recounted.
-_SUPPORT_WINDOW = ("count(*) OVER (PARTITION BY id ORDER BY row_number "
-                   "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)")
-_OLD_NORMS_SUPPORT_SQL = """
-UPDATE norm SET support = (SELECT count(*) FROM norm_row r WHERE r.norm_id = norm.id)
-WHERE id IN (SELECT r.norm_id FROM norm_row r JOIN norm n ON n.id = r.norm_id
-             WHERE r.import_run_id = {p} AND n.import_run_id <> {p})
-"""
-
-
 class SqliteLoader:
     """INSERT OR IGNORE in executemany batches, all inside the caller's BEGIN IMMEDIATE transaction."""
 
@@ -78,6 +75,10 @@ class SqliteLoader:
             table: f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
             for table, (cols, _key) in COLUMNS.items()
         }
+        # Norms get rowids above every earlier row's: a batch's new norms are those above the last seen.
+        self._last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM norm").fetchone()[0]
+        self._documents_sql = lexical.norm_documents_sql("n.rowid > ? AND n.import_run_id = ?")
+        self.documents_synced = True
 
     def load(self, batch: Batch) -> None:
         for table in LOAD_ORDER:
@@ -88,6 +89,9 @@ class SqliteLoader:
                 rows.sort(key=_BY_KEY)
                 cursor = self.db.executemany(self._sql[table], rows)
                 self.inserted[table] += max(cursor.rowcount, 0)
+        if batch.norm:  # full-text documents of the norms this batch inserted, in rowid order as before
+            self.db.execute(self._documents_sql, (self._last_rowid, self.run_id))
+            self._last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM norm").fetchone()[0]
 
     def finish(self) -> dict[str, int]:
         self.db.execute(_SUPPORT_SQL.format(p="?"), (self.run_id,) * 3)
@@ -108,19 +112,34 @@ class SqliteLoader:
 
 
 class PostgresLoader:
-    """COPY into ON COMMIT DROP staging tables; one merge per table at the end."""
+    """COPY straight into the tables that were empty when the run began (the normaliser emits each of
+    their keys once per run, so nothing can conflict); COPY into ON COMMIT DROP staging tables, merged once
+    at the end, for the others."""
 
     def __init__(self, dbapi_connection: Any, run_id: int):
         self.db = dbapi_connection
         self.run_id = run_id
         self.inserted: dict[str, int] = dict.fromkeys(COLUMNS, 0)
         self._staged: set[str] = set()
+        self._target: dict[str, str] = {}  # table -> where its rows are copied (itself or its staging table)
+        self.documents_synced = False  # True once norms go straight into `norm`: documents follow each batch
+        self._documents_sql = lexical.norm_documents_sql("n.id = ANY(%s) ORDER BY n.id")
 
-    def _stage(self, table: str) -> None:
-        if table not in self._staged:
-            cols = ", ".join(COLUMNS[table][0])
-            self.db.execute(f"CREATE TEMP TABLE stage_{table} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
-            self._staged.add(table)
+    def _target_of(self, table: str) -> str:
+        target = self._target.get(table)
+        if target is None:
+            empty = table in _UNIQUE_PER_RUN and not self.db.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+            if empty:
+                target = table
+            else:
+                cols = ", ".join(COLUMNS[table][0])
+                self.db.execute(
+                    f"CREATE TEMP TABLE stage_{table} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
+                self._staged.add(table)
+                target = f"stage_{table}"
+            self._target[table] = target
+        return target
 
     def load(self, batch: Batch) -> None:
         with self.db.cursor() as cursor:
@@ -128,11 +147,18 @@ class PostgresLoader:
                 rows = getattr(batch, table)
                 if not rows:
                     continue
-                self._stage(table)
+                target = self._target_of(table)
                 cols = COLUMNS[table][0]
-                with cursor.copy(f"COPY stage_{table} ({', '.join(cols)}) FROM STDIN") as copy:
+                rows.sort(key=_BY_KEY)  # as on SQLite: a batch's rows in key order
+                with cursor.copy(f"COPY {target} ({', '.join(cols)}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
+                if target == table:
+                    self.inserted[table] += len(rows)
+            if batch.norm and self._target.get("norm") == "norm":
+                # Every norm of the batch is new: its documents go in now, while the next batch is made.
+                cursor.execute(self._documents_sql, ([row[0] for row in batch.norm],))
+                self.documents_synced = True
 
     def finish(self) -> dict[str, int]:
         with self.db.cursor() as cursor:
@@ -143,16 +169,12 @@ class PostgresLoader:
                 col_list = ", ".join(cols)
                 # The first row of a key wins, as with INSERT OR IGNORE on SQLite.
                 order = ", ".join(key) + (", row_number" if "row_number" in cols and "row_number" not in key else "")
-                # A new norm's support is its rows in this run (one staged norm row per source row), so it
-                # is inserted right rather than updated afterwards (PostgreSQL rewrites updated rows). The
-                # window is ordered like the DISTINCT ON, so one sort serves both.
-                select_list = ", ".join(_SUPPORT_WINDOW if (table, c) == ("norm", "support") else c for c in cols)
                 cursor.execute(
-                    f"INSERT INTO {table} ({col_list}) SELECT DISTINCT ON ({', '.join(key)}) {select_list} "
+                    f"INSERT INTO {table} ({col_list}) SELECT DISTINCT ON ({', '.join(key)}) {col_list} "
                     f"FROM stage_{table} ORDER BY {order} ON CONFLICT DO NOTHING"
                 )
                 self.inserted[table] = max(cursor.rowcount, 0)
-            cursor.execute(_OLD_NORMS_SUPPORT_SQL.format(p="%s"), (self.run_id,) * 2)
+            cursor.execute(_SUPPORT_SQL.format(p="%s"), (self.run_id,) * 3)
         return self.inserted
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from normbank.constraints import (
-    ORDINAL_RELATIONS, Atom, contradiction, make_atom, normalise_frame, normalise_text, normalise_value, parse_atom,
+    AND, ORDINAL_RELATIONS, Atom, contradiction, make_atom, normalise_frame, normalise_text, normalise_value, parse_atom,
     render_atom, render_conjunction, split_conjunction,
 )
 from normbank.errors import InvalidInput
@@ -107,8 +108,29 @@ class _BoundedCache(OrderedDict):
         return value
 
 
+class _AtomInfo:
+    """One distinct atom of the run, made once: frames, sets of atoms and dimension groups hold these and
+    hash them by identity (an `Atom` hashes three enums in Python). `id` is set once its row is emitted."""
+
+    __slots__ = ("atom", "text", "dimension", "ordinal", "id")
+
+    def __init__(self, atom: Atom):
+        self.atom = atom
+        self.text = render_atom(atom)
+        self.dimension = f"{atom.subject}{_SEP}{atom.kind}{_SEP}{atom.name}"  # one string: hashed in C
+        self.ordinal = atom.relation in ORDINAL_RELATIONS
+        self.id: int | None = None
+
+
+_BY_TEXT = attrgetter("text")
+
+
 class Normaliser:
-    """Turns one run's records into rows; remembers what it already emitted to keep batches small."""
+    """Turns one run's records into rows; remembers what it already emitted to keep batches small.
+
+    Each table's rows are emitted once per key within a run: taxonomy names, atoms, and each norm with its
+    conjunction on the first row that states it (later rows only add a `norm_row`), so a loader of an
+    empty table needs no merge."""
 
     def __init__(
         self,
@@ -124,11 +146,13 @@ class Normaliser:
         self.reject_frame = reject_frame
         self._frames = _BoundedCache(FRAME_CACHE_SIZE)  # raw constraint text -> Frame or reason
         self._atom_sets = _BoundedCache(FRAME_CACHE_SIZE)  # frozenset of atoms -> Frame or reason
-        self._group_verdicts: dict[tuple[Atom, ...], str | None] = {}
+        self._group_verdicts: dict[tuple[_AtomInfo, ...], str | None] = {}
         self._seen_settings: dict[str, int] = {}  # these three are bounded by the vocabulary, not the rows
         self._seen_behaviors: dict[str, int] = {}
         self._texts: dict[str, str] = {}
-        self._seen_atoms: dict[Atom, int] = {}  # bounded by the distinct atoms, not the rows
+        self._atom_infos: dict[Atom, _AtomInfo] = {}  # bounded by the distinct atoms, not the rows
+        self._parts: dict[str, _AtomInfo] = {}  # raw atom text -> its atom (bounded: FRAME_CACHE_SIZE)
+        self._norms: dict[int, tuple[int, ...]] = {}  # norm id -> atom ids emitted (bounded by the norms)
 
     # -- frames ---------------------------------------------------------------------------------
     # Three levels of memory, each bounded: raw constraint text -> frame (rows repeat texts), atom set ->
@@ -139,38 +163,53 @@ class Normaliser:
         frame = self._frames.get(text)
         if frame is None:
             try:
-                atoms = frozenset(parse_atom(part) for part in split_conjunction(text))
+                # A generator, not a list: parse_atom remembers its errors with their tracebacks, whose
+                # frames would otherwise keep every caller's frame (and the batch of records) alive.
+                infos = frozenset(self._part(part) for part in split_conjunction(text))
             except InvalidInput as exc:
                 frame = exc.message
             else:
-                frame = self._atom_sets.get(atoms)
+                frame = self._atom_sets.get(infos)
                 if frame is None:
-                    frame = self._atom_sets.put(atoms, self._new_frame(batch, atoms))
+                    frame = self._atom_sets.put(infos, self._new_frame(batch, infos))
             self._frames.put(text, frame)
         return frame
 
-    def _new_frame(self, batch: Batch, atom_set: frozenset[Atom]) -> Frame | str:
-        atoms = tuple(sorted(atom_set, key=render_atom))  # as normalise_frame orders them
-        reason = self._contradiction(atoms)
+    def _part(self, raw: str) -> _AtomInfo:
+        """The atom of one raw atom text (parse_atom's errors propagate)."""
+        info = self._parts.get(raw)
+        if info is None:
+            atom = parse_atom(raw)
+            info = self._atom_infos.get(atom)
+            if info is None:
+                info = self._atom_infos[atom] = _AtomInfo(atom)
+            if len(self._parts) < FRAME_CACHE_SIZE:
+                self._parts[raw] = info
+        return info
+
+    def _new_frame(self, batch: Batch, info_set: frozenset[_AtomInfo]) -> Frame | str:
+        infos = sorted(info_set, key=_BY_TEXT)  # as normalise_frame orders them
+        atoms = tuple([info.atom for info in infos])
+        reason = self._contradiction(infos)
         if reason is None and self.reject_frame:
             reason = self.reject_frame(atoms)
         if reason:
             return reason
-        return Frame(atoms, tuple(self._atom(batch, atom) for atom in atoms), render_conjunction(atoms),
-                     when_phrase(atoms))
+        return Frame(atoms, tuple([self._emit_atom(batch, info) for info in infos]),
+                     AND.join(sorted({info.text for info in infos})), when_phrase(atoms))
 
-    def _contradiction(self, atoms: tuple[Atom, ...]) -> str | None:
+    def _contradiction(self, infos: list[_AtomInfo]) -> str | None:
         """`normbank.constraints.contradiction(atoms)`, decided and remembered one dimension at a time."""
-        if len({a.dimension for a in atoms}) == len(atoms) and not any(a.relation in ORDINAL_RELATIONS for a in atoms):
+        if len({i.dimension for i in infos}) == len(infos) and not any(i.ordinal for i in infos):
             return None  # the common case: one equality atom per dimension cannot contradict itself
-        groups: dict[tuple, list[Atom]] = {}
-        for atom in atoms:
-            groups.setdefault(atom.dimension, []).append(atom)
+        groups: dict[str, list[_AtomInfo]] = {}
+        for info in infos:
+            groups.setdefault(info.dimension, []).append(info)
         for group in groups.values():
             key = tuple(group)
             reason = self._group_verdicts.get(key, False)
             if reason is False:
-                reason = contradiction(group, self.scales)
+                reason = contradiction([info.atom for info in group], self.scales)
                 if len(self._group_verdicts) < FRAME_CACHE_SIZE:
                     self._group_verdicts[key] = reason
             if reason:
@@ -201,11 +240,19 @@ class Normaliser:
         return text
 
     def _atom(self, batch: Batch, atom: Atom) -> int:
-        aid = self._seen_atoms.get(atom)
+        info = self._atom_infos.get(atom)
+        if info is None:
+            info = self._atom_infos[atom] = _AtomInfo(atom)
+        return self._emit_atom(batch, info)
+
+    @staticmethod
+    def _emit_atom(batch: Batch, info: _AtomInfo) -> int:
+        aid = info.id
         if aid is None:
-            aid = self._seen_atoms[atom] = atom_id(atom)
+            atom = info.atom
+            aid = info.id = atom_id(atom)
             batch.constraint_atom.append(
-                (aid, atom.subject.value, atom.kind.value, atom.name, atom.relation.value, atom.value, atom.text)
+                (aid, atom.subject.value, atom.kind.value, atom.name, atom.relation.value, atom.value, info.text)
             )
         return aid
 
@@ -242,13 +289,23 @@ class Normaliser:
         bid = self._behavior(batch, behavior)
         nid = norm_id(self.source, setting, behavior, label, frame.canonical, record.rule_text, record.culture,
                       record.category)
-        batch.norm.append((
-            nid, self.source_id, self.run_id, sid, bid, label, frame.canonical,
-            render_statement(setting, behavior, label, when=frame.when), record.rule_text, record.culture,
-            record.category, record.split, record.annotator, record.agreement, 1, record.row_number,
-            json.dumps(record.extra, ensure_ascii=False) if record.extra else None,
-        ))
-        batch.norm_constraint.extend([(nid, aid) for aid in frame.atom_ids])
+        emitted = self._norms.get(nid)
+        if emitted is None:  # the norm's first row in this run states it (later rows of it are its support)
+            self._norms[nid] = frame.atom_ids
+            batch.norm.append((
+                nid, self.source_id, self.run_id, sid, bid, label, frame.canonical,
+                render_statement(setting, behavior, label, when=frame.when), record.rule_text, record.culture,
+                record.category, record.split, record.annotator, record.agreement, 1, record.row_number,
+                json.dumps(record.extra, ensure_ascii=False) if record.extra else None,
+            ))
+            batch.norm_constraint.extend([(nid, aid) for aid in frame.atom_ids])
+        elif emitted is not frame.atom_ids and emitted != frame.atom_ids:
+            # Rare: another atom set with the same canonical text (an attribute named like a role). Its
+            # atoms join the norm's conjunction, as inserting every row's pairs would make them.
+            new = [aid for aid in dict.fromkeys(frame.atom_ids) if aid not in emitted]
+            if new:
+                self._norms[nid] = emitted + tuple(new)
+                batch.norm_constraint.extend([(nid, aid) for aid in new])
         batch.norm_row.append((nid, record.row_number, self.run_id))
         for i, example in enumerate(record.examples):
             batch.norm_example.append((

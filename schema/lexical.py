@@ -59,14 +59,18 @@ _NORM_DOCUMENT = (
 )
 
 
-def sync_run(conn: Connection, run_id: int) -> int:
-    """Add documents for the norms this import run inserted; returns documents added."""
-    run = int(run_id)
-    norm_docs = conn.exec_driver_sql(
+def norm_documents_sql(where: str) -> str:
+    """INSERT of the documents of the norms `where` selects (a condition on `norm n`)."""
+    return (
         f"INSERT INTO norm_fts (text, norm_id, kind) SELECT {_NORM_DOCUMENT}, n.id, 'norm' FROM norm n "
-        f"JOIN behavior b ON b.id = n.behavior_id LEFT JOIN setting s ON s.id = n.setting_id "
-        f"WHERE n.import_run_id = {run}"
-    ).rowcount
+        f"JOIN behavior b ON b.id = n.behavior_id LEFT JOIN setting s ON s.id = n.setting_id WHERE {where}"
+    )
+
+
+def sync_run(conn: Connection, run_id: int) -> int:
+    """Add documents for the norms this import run inserted; returns documents added. (The bulk loaders
+    add them batch by batch instead, as they insert the norms: `ingest.loaders`.)"""
+    norm_docs = conn.exec_driver_sql(norm_documents_sql(f"n.import_run_id = {int(run_id)}")).rowcount
     return max(norm_docs, 0)
 
 
