@@ -114,32 +114,58 @@ class SqliteLoader:
 class PostgresLoader:
     """COPY straight into the tables that were empty when the run began (the normaliser emits each of
     their keys once per run, so nothing can conflict); COPY into ON COMMIT DROP staging tables, merged once
-    at the end, for the others."""
+    at the end, for the others.
+
+    Into tables that were empty, the rows go without their secondary indexes and without the foreign keys
+    between two such tables: both are dropped at the first batch and made again at the end, inside the run's
+    transaction (a killed run rolls them back with it). Building an index once, and checking a foreign key
+    with one join, costs a fraction of keeping them row by row (the foreign keys' per-row checks were most
+    of a first import's database time). Until the run commits, those tables are locked, as they were empty
+    a reader only waits to see the first import whole."""
 
     def __init__(self, dbapi_connection: Any, run_id: int):
         self.db = dbapi_connection
         self.run_id = run_id
         self.inserted: dict[str, int] = dict.fromkeys(COLUMNS, 0)
         self._staged: set[str] = set()
-        self._target: dict[str, str] = {}  # table -> where its rows are copied (itself or its staging table)
+        self._empty: set[str] | None = None  # tables (of _UNIQUE_PER_RUN and norm_fts) empty at the start
+        self._deferred: list[str] = []  # DDL to run at the end: indexes, then foreign keys
         self.documents_synced = False  # True once norms go straight into `norm`: documents follow each batch
         self._documents_sql = lexical.norm_documents_sql("n.id = ANY(%s) ORDER BY n.id")
 
+    def _start(self) -> set[str]:
+        tables = sorted(_UNIQUE_PER_RUN | {"norm_fts"})
+        found = self.db.execute(
+            " UNION ALL ".join(f"(SELECT '{t}' FROM {t} LIMIT 1)" for t in tables)).fetchall()
+        empty = set(tables) - {row[0] for row in found}
+        if empty:
+            names = sorted(empty)
+            fks = self.db.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) AND confrelid = ANY(%s::regclass[]) "
+                "ORDER BY conrelid::regclass::text, conname", (names, names)).fetchall()
+            indexes = self.db.execute(
+                "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary AND NOT indisunique "
+                "ORDER BY indexrelid::regclass::text", (names,)).fetchall()
+            for table, name, _definition in fks:
+                self.db.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            for name, _definition in indexes:
+                self.db.execute(f"DROP INDEX {name}")
+            self._deferred = [definition for _name, definition in indexes] + [
+                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in fks]
+        return empty
+
     def _target_of(self, table: str) -> str:
-        target = self._target.get(table)
-        if target is None:
-            empty = table in _UNIQUE_PER_RUN and not self.db.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
-            if empty:
-                target = table
-            else:
-                cols = ", ".join(COLUMNS[table][0])
-                self.db.execute(
-                    f"CREATE TEMP TABLE stage_{table} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
-                self._staged.add(table)
-                target = f"stage_{table}"
-            self._target[table] = target
-        return target
+        if self._empty is None:
+            self._empty = self._start()
+        if table in self._empty and table in _UNIQUE_PER_RUN:
+            return table
+        if table not in self._staged:
+            cols = ", ".join(COLUMNS[table][0])
+            self.db.execute(f"CREATE TEMP TABLE stage_{table} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
+            self._staged.add(table)
+        return f"stage_{table}"
 
     def load(self, batch: Batch) -> None:
         with self.db.cursor() as cursor:
@@ -155,7 +181,7 @@ class PostgresLoader:
                         copy.write_row(row)
                 if target == table:
                     self.inserted[table] += len(rows)
-            if batch.norm and self._target.get("norm") == "norm":
+            if batch.norm and self._target_of("norm") == "norm":
                 # Every norm of the batch is new: its documents go in now, while the next batch is made.
                 cursor.execute(self._documents_sql, ([row[0] for row in batch.norm],))
                 self.documents_synced = True
@@ -174,7 +200,9 @@ class PostgresLoader:
                     f"FROM stage_{table} ORDER BY {order} ON CONFLICT DO NOTHING"
                 )
                 self.inserted[table] = max(cursor.rowcount, 0)
-            cursor.execute(_SUPPORT_SQL.format(p="%s"), (self.run_id,) * 3)
+            cursor.execute(_SUPPORT_SQL.format(p="%s"), (self.run_id,) * 3)  # before the indexes it would update
+            for statement in self._deferred:
+                cursor.execute(statement)
         return self.inserted
 
 
