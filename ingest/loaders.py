@@ -58,6 +58,14 @@ WHERE id IN (SELECT norm_id FROM norm_row WHERE import_run_id = {p} GROUP BY nor
              WHERE r.import_run_id = {p} AND n.import_run_id <> {p})
 """
 
+# PostgreSQL: the same values, from one grouped count of the norms this run gave rows (instead of a count per
+# norm), written only where they changed (PostgreSQL rewrites every row it updates).
+_PG_SUPPORT_SQL = """
+UPDATE norm SET support = c.n
+FROM (SELECT r.norm_id, count(*) AS n FROM norm_row r
+      WHERE r.norm_id IN (SELECT norm_id FROM norm_row WHERE import_run_id = %s) GROUP BY r.norm_id) c
+WHERE norm.id = c.norm_id AND norm.support <> c.n
+"""
 
 # SQLite's page cache for the run's transaction (the default 2 MB makes every B-tree insert of a large
 # import a cache miss); a fixed cap, so memory stays flat in the file size. Atomicity is untouched.
@@ -215,7 +223,7 @@ class PostgresLoader:
                     f"FROM stage_{table} ORDER BY {order} ON CONFLICT DO NOTHING"
                 )
                 self.inserted[table] = max(cursor.rowcount, 0)
-            cursor.execute(_SUPPORT_SQL.format(p="%s"), (self.run_id,) * 3)  # before the indexes it would update
+            cursor.execute(_PG_SUPPORT_SQL, (self.run_id,))  # before the indexes it would update
             for statement in self._deferred:
                 cursor.execute(statement)
         return self.inserted
