@@ -45,6 +45,11 @@ LOAD_ORDER = tuple(COLUMNS)
 # roles, pairs and dimensions it does not remember).
 _UNIQUE_PER_RUN = frozenset({"setting", "behavior", "constraint_atom", "norm", "norm_constraint", "norm_row",
                              "norm_example", "rejected_row"})
+# Small parents merged after each batch when they were not empty, so their children can still go straight in.
+_EAGER_PARENTS = frozenset({"setting", "behavior", "constraint_atom"})
+# Of those, the ones with foreign keys to others of them (PostgreSQL checks each COPYed row at once).
+_PARENTS = {"norm": ("setting", "behavior"), "norm_constraint": ("norm", "constraint_atom"), "norm_row": ("norm",),
+            "norm_example": ("norm",)}
 TAXONOMY_TABLES = ("setting", "role", "behavior", "dimension", "dimension_value")
 
 # Support = the norm's source rows. Norms new in this run were inserted with support 1, so only two kinds
@@ -151,16 +156,27 @@ class PostgresLoader:
         self.run_id = run_id
         self.inserted: dict[str, int] = dict.fromkeys(COLUMNS, 0)
         self._staged: set[str] = set()
-        self._empty: set[str] | None = None  # tables (of _UNIQUE_PER_RUN and norm_fts) empty at the start
+        self._direct: set[str] | None = None  # tables COPYed straight into (decided at the first batch)
+        self._eager: set[str] = set()  # staged tables merged after each batch (parents of direct tables)
         self._deferred: list[str] = []  # DDL to run at the end: indexes, then foreign keys
         self.documents_synced = False  # True once norms go straight into `norm`: documents follow each batch
         self._documents_sql = lexical.norm_documents_sql("n.id = ANY(%s) ORDER BY n.id")
 
     def _start(self) -> set[str]:
+        """The tables rows are COPYed straight into; drops what is deferred to `finish`."""
         tables = sorted(_UNIQUE_PER_RUN | {"norm_fts"})
         found = self.db.execute(
             " UNION ALL ".join(f"(SELECT '{t}' FROM {t} LIMIT 1)" for t in tables)).fetchall()
         empty = set(tables) - {row[0] for row in found}
+        # A table goes straight in when it was empty and its parents' new rows are in place before its own:
+        # they went straight in too, or they are small taxonomy tables merged batch by batch (`_eager`).
+        # Otherwise (say norm_example empty but norm not) it is staged like the rest.
+        direct: set[str] = set()
+        for table in LOAD_ORDER:
+            if table in empty and table in _UNIQUE_PER_RUN and all(
+                    p in direct or p in _EAGER_PARENTS for p in _PARENTS.get(table, ())):
+                direct.add(table)
+        self._eager = {p for t in direct for p in _PARENTS.get(t, ()) if p not in direct}
         if empty:
             names = sorted(empty)
             fks = self.db.execute(
@@ -177,12 +193,12 @@ class PostgresLoader:
                 self.db.execute(f"DROP INDEX {name}")
             self._deferred = [definition for _name, definition in indexes] + [
                 f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in fks]
-        return empty
+        return direct
 
     def _target_of(self, table: str) -> str:
-        if self._empty is None:
-            self._empty = self._start()
-        if table in self._empty and table in _UNIQUE_PER_RUN:
+        if self._direct is None:
+            self._direct = self._start()
+        if table in self._direct:
             return table
         if table not in self._staged:
             cols = ", ".join(COLUMNS[table][0])
@@ -204,25 +220,30 @@ class PostgresLoader:
                         copy.write_row(row)
                 if target == table:
                     self.inserted[table] += len(rows)
+                elif table in self._eager:  # its new rows must be in place before the direct children's
+                    self._merge(cursor, table)
+                    cursor.execute(f"TRUNCATE {target}")
             if batch.norm and self._target_of("norm") == "norm":
                 # Every norm of the batch is new: its documents go in now, while the next batch is made.
                 cursor.execute(self._documents_sql, ([row[0] for row in batch.norm],))
                 self.documents_synced = True
 
+    def _merge(self, cursor: Any, table: str) -> None:
+        cols, key = COLUMNS[table]
+        col_list = ", ".join(cols)
+        # The first row of a key wins, as with INSERT OR IGNORE on SQLite.
+        order = ", ".join(key) + (", row_number" if "row_number" in cols and "row_number" not in key else "")
+        cursor.execute(
+            f"INSERT INTO {table} ({col_list}) SELECT DISTINCT ON ({', '.join(key)}) {col_list} "
+            f"FROM stage_{table} ORDER BY {order} ON CONFLICT DO NOTHING"
+        )
+        self.inserted[table] += max(cursor.rowcount, 0)
+
     def finish(self) -> dict[str, int]:
         with self.db.cursor() as cursor:
             for table in LOAD_ORDER:
-                if table not in self._staged:
-                    continue
-                cols, key = COLUMNS[table]
-                col_list = ", ".join(cols)
-                # The first row of a key wins, as with INSERT OR IGNORE on SQLite.
-                order = ", ".join(key) + (", row_number" if "row_number" in cols and "row_number" not in key else "")
-                cursor.execute(
-                    f"INSERT INTO {table} ({col_list}) SELECT DISTINCT ON ({', '.join(key)}) {col_list} "
-                    f"FROM stage_{table} ORDER BY {order} ON CONFLICT DO NOTHING"
-                )
-                self.inserted[table] = max(cursor.rowcount, 0)
+                if table in self._staged and table not in self._eager:
+                    self._merge(cursor, table)
             cursor.execute(_PG_SUPPORT_SQL, (self.run_id,))  # before the indexes it would update
             for statement in self._deferred:
                 cursor.execute(statement)
