@@ -2,10 +2,17 @@
 
 `FrameCache` loads a setting's frames lazily on first use and drops everything when the data version
 changes (an import committed, in this process or another: checked at most every `check_seconds`).
+
+Compiled settings are millions of long-lived objects. Left to the cycle collector, every full collection
+walks all of them, and answering new contexts (which allocates) triggers full collections often: over the
+155k corpus with all 129 settings compiled, a /v1/judge whose answer was not remembered cost 1,200 us of
+CPU, 118 us with the compiled settings frozen (`gc.freeze`, after each compilation). Reference counting
+still frees them; `gc.unfreeze` hands them back to the collector when the cache drops them.
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from typing import Iterable
@@ -89,9 +96,13 @@ class FrameCache:
         self._scales: Scales | None = None
         self._dimensions: set[DimensionKey] | None = None
         self._vocabulary = None
+        self._collect_before_freezing = False
 
     def _clear(self) -> None:
         forget_answers()  # answers remembered for the old frames would only take up room
+        if self._settings:
+            gc.unfreeze()  # the old settings (and whatever was frozen with them) go back to the collector,
+            self._collect_before_freezing = True  # which runs before the next freeze could re-freeze them
         self._settings.clear()
         self._setting_ids = None
         self._scales = None
@@ -187,6 +198,10 @@ class FrameCache:
                     frames = load_frames(conn, self.setting_ids()[name])
                 compiled = CompiledFrames(frames, self.scales(), setting=name)
                 self._settings[name] = compiled
+                if self._collect_before_freezing:
+                    gc.collect()
+                    self._collect_before_freezing = False
+                gc.freeze()  # out of the cycle collector's sight (module docstring)
         return compiled
 
     def warm(self, settings: Iterable[str] | None = None) -> None:
