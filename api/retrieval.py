@@ -26,6 +26,7 @@ from normbank.retrieval.linking import Link, link
 from normbank.retrieval.store import IndexStore, LoadedIndexes
 from schema import lexical
 from schema.indexing import build_index, current_stamp
+from schema.texts import LINKING_COLLECTIONS, linking_collections
 
 log = logging.getLogger("normbank.retrieval")
 
@@ -52,6 +53,7 @@ class Retriever:
         self._builder: threading.Thread | None = None
         self._last_error: str | None = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._stored: tuple[str, dict[str, np.ndarray]] | None = None  # (build, text -> vector) of the index
 
     # -- encoder and indexes -------------------------------------------------------------------------
     @property
@@ -147,9 +149,45 @@ class Retriever:
                 "manifest": manifest.to_dict() if manifest else None, "last_error": self._last_error}
 
     # -- dense and lexical ---------------------------------------------------------------------------
+    def _stored_vectors(self) -> Mapping[str, np.ndarray]:
+        """Text -> vector of what linking resolves to (settings, behaviours, roles, values), read from the
+        loaded index when it was built with this encoder; empty when there is none. Rebuilt per index
+        build (texts the index does not know yet are encoded on demand)."""
+        loaded = self._reload()
+        if loaded is None or loaded.manifest.model != self.encoder.name:
+            return {}
+        stored = self._stored
+        if stored is not None and stored[0] == loaded.manifest.build:
+            return stored[1]
+        with self._lock:
+            if self._stored is not None and self._stored[0] == loaded.manifest.build:
+                return self._stored[1]
+            with self.engine.connect() as conn:
+                pairs = linking_collections(conn)
+            out: dict[str, np.ndarray] = {}
+            for name in LINKING_COLLECTIONS:
+                index = loaded.collections.get(name)
+                if index is None:
+                    continue
+                ids, vectors = index.entries()
+                row = {item_id: i for i, item_id in enumerate(ids)}
+                for item_id, text in pairs.get(name, ()):
+                    if item_id in row:
+                        out.setdefault(text, vectors[row[item_id]])
+            self._stored = (loaded.manifest.build, out)
+            return out
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for texts, cached (linking asks for the same candidates again and again)."""
+        """Vectors for texts, cached (linking asks for the same candidates again and again); what the index
+        already holds is read from it, the rest is encoded."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            stored = self._stored_vectors()
+            if stored:
+                with self._lock:
+                    for text in [t for t in missing if t in stored]:
+                        self._vectors[text] = stored[text]
+                missing = [t for t in missing if t not in stored]
         if missing:
             fresh = self.encoder.encode(missing)
             with self._lock:

@@ -41,14 +41,23 @@ def norm_text(setting: str | None, behavior: str, label: str, rule_text: str | N
     return f'{where}"{behavior}" is {LABEL_PHRASE[Label(label)]}'
 
 
-def collections(conn: Connection) -> dict[str, list[tuple[int, str]]]:
-    """Every collection the index store builds, as (id, text) pairs."""
+LINKING_COLLECTIONS = ("settings", "behaviors", "roles", "values")  # what free text links to
+
+
+def linking_collections(conn: Connection) -> dict[str, list[tuple[int, str]]]:
+    """The collections of what free text links to (settings, behaviours, roles, values), as (id, text)."""
     out: dict[str, list[tuple[int, str]]] = {}
     out["settings"] = [(sid, name) for sid, name in conn.execute(select(Setting.id, Setting.name))]
     out["behaviors"] = [(bid, name) for bid, name in conn.execute(select(Behavior.id, Behavior.name))]
     vocab = vocabulary(conn)
     out["roles"] = [(role_id(r), r) for r in sorted(vocab.all_roles)]
     out["values"] = [(value_id(d, v), v) for d, values in sorted(vocab.values.items()) for v in sorted(values)]
+    return out
+
+
+def collections(conn: Connection) -> dict[str, list[tuple[int, str]]]:
+    """Every collection the index store builds, as (id, text) pairs."""
+    out = linking_collections(conn)
     rows = conn.execute(
         select(Norm.id, Setting.name, Behavior.name, Norm.label, Norm.rule_text)
         .join(Behavior, Behavior.id == Norm.behavior_id).outerjoin(Setting, Setting.id == Norm.setting_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -166,3 +168,34 @@ def test_real_normdial_examples_teach_the_dense_side_a_query_map(engine, databas
             for name, index in (("mapped", mapped), ("plain", plain))
         }
         assert len(examples) >= 100 and hits["mapped"] > hits["plain"] * 1.05, hits
+
+
+def test_linking_reads_candidate_vectors_from_the_index_and_encodes_only_the_query(engine, database_url, tmp_path):
+    run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
+    app = create_app(app_settings(database_url, tmp_path, index_on_start="demand"))
+    with TestClient(app) as client:
+        retriever = app.state.retriever
+        retriever.rebuild()
+        inner = retriever.encoder
+        asked: list[str] = []
+
+        class Recording:  # the same encoder, recording what it is asked to encode
+            name, dimension = inner.name, inner.dimension
+
+            def encode(self, texts, **kwargs):
+                asked.extend(texts)
+                return inner.encode(texts, **kwargs)
+
+        retriever._encoder = Recording()
+        behaviors = sorted(app.state.cache.get("restaurant").by_behavior)
+        linked = retriever.link("drink alcohool", "behavior", behaviors)
+        assert linked.linked == "drink alcohol"
+        assert set(asked) <= {"drink alcohool"}, asked  # every candidate's vector came from the index
+        expected = inner.encode(behaviors)
+        np.testing.assert_allclose(retriever.embed(behaviors), expected, rtol=1e-5, atol=1e-6)
+
+        # an index built with another model is not read: its vectors would not be comparable
+        retriever._stored, retriever._vectors = None, type(retriever._vectors)()
+        Recording.name = "hashing-other"
+        retriever.link("drink alcohool", "behavior", behaviors)
+        assert set(behaviors) <= set(asked)
