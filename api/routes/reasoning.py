@@ -38,6 +38,8 @@ class _OffLoop:
 
 
 OFF_LOOP = _OffLoop()
+
+
 async def _answer(http: Request, request, compute):
     """The JSON bytes `compute(cache, request, retriever)` writes, as the response: on the event loop when the
     setting is in memory and no free text needs the retriever, else in the thread pool."""
