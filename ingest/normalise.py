@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from normbank.constraints import (
-    AND, ORDINAL_RELATIONS, Atom, contradiction, make_atom, normalise_frame, normalise_text, normalise_value, parse_atom,
-    render_atom, render_conjunction, split_conjunction,
+    ORDINAL_RELATIONS, Atom, contradiction, join_atom_texts, make_atom, normalise_frame, normalise_text, normalise_value,
+    parse_atom, render_atom, render_conjunction, split_conjunction,
 )
 from normbank.errors import InvalidInput
 from normbank.ids import stable_id
@@ -196,7 +196,7 @@ class Normaliser:
         if reason:
             return reason
         return Frame(atoms, tuple([self._emit_atom(batch, info) for info in infos]),
-                     AND.join(sorted({info.text for info in infos})), when_phrase(atoms))
+                     join_atom_texts(info.text for info in infos), when_phrase(atoms))
 
     def _contradiction(self, infos: list[_AtomInfo]) -> str | None:
         """`normbank.constraints.contradiction(atoms)`, decided and remembered one dimension at a time."""

@@ -208,7 +208,12 @@ def render_atom(atom: Atom) -> str:
 
 
 def render_conjunction(atoms: Iterable[Atom]) -> str:
-    return AND.join(sorted({render_atom(a) for a in atoms}))
+    return join_atom_texts(render_atom(a) for a in atoms)
+
+
+def join_atom_texts(texts: Iterable[str]) -> str:
+    """A conjunction's canonical text from its atoms' rendered texts: distinct, sorted, joined by AND."""
+    return AND.join(sorted(set(texts)))
 
 
 def _match_category(text: str) -> tuple[tuple[Subject, Kind | None], str] | None:
