@@ -154,6 +154,9 @@ class CompiledFrames:
         self.frame_texts: list[list[str]] = []  # canonical atom texts per frame; shared by answers, never mutated
         self.frame_sets: list[frozenset[int]] = []
         self.by_behavior: dict[str, list[int]] = {}
+        # What consumers derive from these frames once (the API's per-frame response parts), kept and
+        # dropped with them: a data change makes the frame cache compile anew, with this empty.
+        self.derived: dict = {}
         for frame in frames:
             index = len(self.frames)
             self.frames.append(frame)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.models import JudgeResponse, Result
+from api import service
+from api.models import JudgeResponse, QueryRequest, Result
 from api.service import _built, result_of
 from normbank.constraints import normalise_frame
 from normbank.context import make_context, make_party
@@ -45,3 +46,34 @@ def test_built_judge_response_serialises_its_own_fields():
     built = _built(JudgeResponse, {**result_of(j).__dict__, "setting": "restaurant", "unused": [], "linked": []})
     assert built == JudgeResponse.model_validate(built.model_dump())
     assert built.model_dump()["defeaters"][0]["label"] in {"taboo", "expected"}
+
+
+def test_frame_parts_kept_with_a_compiled_setting_are_dropped_when_the_data_changes(corpus_client, engine, tmp_path):
+    # A frame's public id and source reference are built once per compiled setting (result_of); a data
+    # change compiles the setting anew, so answers cite what the database holds now.
+    from sqlalchemy import text
+
+    from ingest.pipeline import run_import
+    from tests.api.test_reasoning_api import TINY
+
+    client = corpus_client(TINY)
+    body = {"setting": "office", "person": {"role": "manager"}, "limit": 1000}
+
+    def sources(response) -> set[tuple]:
+        return {(f["source"]["name"], f["source"]["licence"], f["source"]["row"])
+                for r in response.json()["results"] for f in r["frames"]}
+
+    first = client.post("/v1/query", json=body)
+    rows = {row for _name, _licence, row in sources(first)}
+    assert client.app.state.cache.get("office").derived["frame_parts"]  # kept with the compiled setting
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE norm SET row_number = row_number + 100"))
+        conn.execute(text("UPDATE source SET licence = 'changed' WHERE name = 'tiny'"))
+    more = tmp_path / "more.csv"
+    more.write_text(TINY.splitlines()[0] + "\nkitchen,cook,kitchen [BEHAVIOR] cook,,,,normal,1,train\n",
+                    encoding="utf-8")
+    run_import(engine=engine, format="normbank", path=more, source="more")  # the data version moves on
+    client.app.state.cache.invalidate()
+    second = client.post("/v1/query", json=body)
+    assert sources(second) == {("tiny", "changed", row + 100) for row in rows}
+    assert second.content == service.query(client.app.state.cache, QueryRequest(**body)).model_dump_json().encode()
