@@ -5,12 +5,14 @@ the run. PostgreSQL: `COPY`, each batch in key order, straight into the tables t
 began (the normaliser emits each key once per run: nothing to merge), and into temporary staging tables
 for the others, merged into the real tables once at the end with INSERT ... SELECT ... ON CONFLICT DO
 NOTHING. On both, a batch's new norms get their full-text documents right after it is loaded (overlapping
-the next batch's normalisation), and support is counted at the end from `norm_row`. Either way the run
-commits whole or leaves no trace, and content-hash keys make re-imports insert nothing.
+the next batch's normalisation), and support is counted as the rows go in when `norm` and `norm_row` began
+empty, at the end from `norm_row` otherwise. Either way the run commits whole or leaves no trace, and
+content-hash keys make re-imports insert nothing.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from operator import itemgetter
 from typing import Any
 
@@ -77,6 +79,25 @@ WHERE norm.id = c.norm_id AND norm.support <> c.n
 SQLITE_CACHE_KIB = 128 * 1024
 _BY_KEY = itemgetter(0)
 
+
+class _SupportCount:
+    """Support counted as the rows go in, for runs that began with `norm` and `norm_row` empty: then a norm's
+    support is the number of its rows in this run, and only norms with more than one need writing (28,898
+    of the 121,325 norms of the 155k-row corpus). Instead of the grouped counts over `norm_row` at the end,
+    in the run's serial tail: 0.07 CPU-s instead of 0.21 on SQLite, 0.35 s of server CPU instead of 0.67
+    on PostgreSQL (155k-row corpus)."""
+
+    def __init__(self) -> None:
+        self.rows: Counter[int] = Counter()
+
+    def add(self, norm_rows: list[tuple]) -> None:
+        self.rows.update(map(_BY_KEY, norm_rows))
+
+    def changed(self) -> list[tuple[int, int]]:
+        """(support, norm id) of the norms whose support is not the 1 they were inserted with, by id."""
+        return sorted(((n, nid) for nid, n in self.rows.items() if n > 1), key=itemgetter(1))
+
+
 class SqliteLoader:
     """INSERT OR IGNORE in executemany batches, all inside the caller's BEGIN IMMEDIATE transaction."""
 
@@ -96,6 +117,7 @@ class SqliteLoader:
         # instead of a B-tree insert per row). Inside the run's transaction: readers keep seeing the
         # committed schema and data, and a killed run leaves them as they were.
         empty = [t for t in _UNIQUE_PER_RUN if self.db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is None]
+        self._support = _SupportCount() if {"norm", "norm_row"} <= set(empty) else None
         self._deferred: list[str] = []
         if empty:
             for name, sql in self.db.execute(
@@ -115,12 +137,17 @@ class SqliteLoader:
                 rows.sort(key=_BY_KEY)
                 cursor = self.db.executemany(self._sql[table], rows)
                 self.inserted[table] += max(cursor.rowcount, 0)
+        if self._support is not None:
+            self._support.add(batch.norm_row)
         if batch.norm:  # full-text documents of the norms this batch inserted, in rowid order as before
             self.db.execute(self._documents_sql, (self._last_rowid, self.run_id))
             self._last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM norm").fetchone()[0]
 
     def finish(self) -> dict[str, int]:
-        self.db.execute(_SUPPORT_SQL.format(p="?"), (self.run_id,) * 3)
+        if self._support is not None:
+            self.db.executemany("UPDATE norm SET support = ? WHERE id = ?", self._support.changed())
+        else:
+            self.db.execute(_SUPPORT_SQL.format(p="?"), (self.run_id,) * 3)
         for sql in self._deferred:
             self.db.execute(sql)
         return self.inserted
@@ -159,6 +186,7 @@ class PostgresLoader:
         self._direct: set[str] | None = None  # tables COPYed straight into (decided at the first batch)
         self._eager: set[str] = set()  # staged tables merged after each batch (parents of direct tables)
         self._deferred: list[str] = []  # DDL to run at the end: indexes, then foreign keys
+        self._support: _SupportCount | None = None  # when `norm_row` goes straight in (and so `norm` too)
         self.documents_synced = False  # True once norms go straight into `norm`: documents follow each batch
         self._documents_sql = lexical.norm_documents_sql("n.id = ANY(%s) ORDER BY n.id")
 
@@ -199,6 +227,8 @@ class PostgresLoader:
         if self._direct is None:
             self._direct = self._start()
         if table in self._direct:
+            if table == "norm_row" and self._support is None:
+                self._support = _SupportCount()
             return table
         if table not in self._staged:
             cols = ", ".join(COLUMNS[table][0])
@@ -220,6 +250,8 @@ class PostgresLoader:
                         copy.write_row(row)
                 if target == table:
                     self.inserted[table] += len(rows)
+                    if table == "norm_row":
+                        self._support.add(rows)
                 elif table in self._eager:  # its new rows must be in place before the direct children's
                     self._merge(cursor, table)
                     cursor.execute(f"TRUNCATE {target}")
@@ -244,7 +276,13 @@ class PostgresLoader:
             for table in LOAD_ORDER:
                 if table in self._staged and table not in self._eager:
                     self._merge(cursor, table)
-            cursor.execute(_PG_SUPPORT_SQL, (self.run_id,))  # before the indexes it would update
+            # Before the indexes it would update.
+            if self._support is not None:
+                changed = self._support.changed()
+                cursor.execute("UPDATE norm SET support = s.n FROM unnest(%s::bigint[], %s::bigint[]) AS s(n, id) "
+                               "WHERE norm.id = s.id", ([n for n, _ in changed], [nid for _, nid in changed]))
+            else:
+                cursor.execute(_PG_SUPPORT_SQL, (self.run_id,))
             for statement in self._deferred:
                 cursor.execute(statement)
         return self.inserted

@@ -114,6 +114,16 @@ def test_identical_frames_collapse_with_support_and_traceable_rows(engine):
         assert reordered.support == 2
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 5000])
+def test_support_is_the_count_of_source_rows_however_the_rows_are_batched(engine, batch_size):
+    """A first import counts support as the rows go in; a norm's rows may fall in several batches."""
+    _import(engine, batch_size=batch_size)
+    with engine.connect() as conn:
+        support = dict(conn.execute(select(Norm.id, Norm.support)).all())
+        rows = dict(conn.execute(select(NormRow.norm_id, func.count()).group_by(NormRow.norm_id)).all())
+    assert support == rows and max(support.values()) == 5
+
+
 def test_reimport_adds_nothing_and_changes_no_support(engine):
     first = _import(engine)
     with engine.connect() as conn:
