@@ -215,3 +215,24 @@ def test_normalising_remembered_short_strings_equals_normalising_them_anew(text,
 
     for value in (text, "30", " 2.5 ", "inf", "nan", "1e400"):
         assert as_number(value) == _as_number(value)
+
+
+def _reference_normalise_text(text: str) -> str:
+    """normalise_text as first written: NFKC, the quote table, whitespace runs to one space, trim, lower."""
+    import re
+    import unicodedata
+
+    from normbank.constraints import _QUOTES
+
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).translate(_QUOTES)).strip().lower()
+
+
+_TRICKY = st.sampled_from(list("`'\"[] \t\n\x0b\x0c\r\x1c\x1f\u00a0\u2003\u3000‘’“”´ﬁＰ｀İßKé") + ["e\u0301"])
+
+
+@given(st.lists(st.one_of(st.text(max_size=4), _TRICKY), max_size=12).map("".join))
+@settings(max_examples=500, deadline=None)
+def test_normalise_text_keeps_its_first_definition(text):
+    from normbank.constraints import _normalise_text
+
+    assert _normalise_text(text) == _reference_normalise_text(text)
