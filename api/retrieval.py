@@ -43,6 +43,7 @@ class Retriever:
         self.store = IndexStore(Path(settings.data_dir) / "indexes")
         self.models_dir = Path(settings.data_dir) / "models"  # exported ONNX models (NORMBANK_EMBEDDING_MODEL=onnx)
         self.model = settings.embedding_model
+        self.precision = settings.embedding_precision
         self._encoder = encoder
         self._loaded: LoadedIndexes | None = None
         self._loaded_at = 0.0
@@ -61,7 +62,7 @@ class Retriever:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    self._encoder = get_encoder(self.model, cache_dir=self.models_dir)
+                    self._encoder = get_encoder(self.model, cache_dir=self.models_dir, precision=self.precision)
         return self._encoder
 
     def staleness(self) -> str | None:

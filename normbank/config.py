@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
@@ -27,6 +27,14 @@ class Settings(BaseSettings):
             "exported once and cached in <data_dir>/models; `hashing` is a model-free stand-in for tests."
         ),
     )
+    embedding_precision: str = Field(
+        "auto",
+        description=(
+            "Precision of the torch model's linear layers: auto (bfloat16 where the CPU multiplies bfloat16 "
+            "natively, AVX512-BF16 or AMX; else float32), float32 or bfloat16. bfloat16 vectors are within "
+            "cosine 0.9999 of float32 ones and about twice as fast to compute."
+        ),
+    )
     index_on_start: str = Field(
         "rebuild", description="What the server does with a stale or missing index at start: rebuild, ignore."
     )
@@ -34,6 +42,14 @@ class Settings(BaseSettings):
         1.0, description="How often a server process checks whether an import changed the data."
     )
     api_token: str | None = Field(None, description="Token required by write endpoints (imports).")
+
+    @field_validator("embedding_precision")
+    @classmethod
+    def _known_precision(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("auto", "float32", "bfloat16"):
+            raise ValueError("NORMBANK_EMBEDDING_PRECISION must be auto, float32 or bfloat16")
+        return value
 
     @property
     def resolved_database_url(self) -> str:

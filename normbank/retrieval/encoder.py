@@ -42,6 +42,9 @@ ONNX_NAME_PREFIX = "onnx-int8:"  # what an ONNX encoder's name (and so its index
 DEFAULT_BATCH_SIZE = 64
 # Intra-op threads per batch. One: see the module docstring; queries are a single short batch anyway.
 DEFAULT_THREADS = 1
+# Precision of the torch backend's matrix products: `auto` is bfloat16 where the CPU multiplies bfloat16
+# natively (AVX512-BF16 or AMX), else float32. See `SentenceTransformerEncoder`.
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 class Encoder(Protocol):
@@ -55,11 +58,11 @@ class Encoder(Protocol):
         ...
 
 
-def get_encoder(model: str | None, *, cache_dir: str | Path | None = None) -> Encoder:
+def get_encoder(model: str | None, *, cache_dir: str | Path | None = None, precision: str = "auto") -> Encoder:
     """The encoder a configured model name means: `hashing[-<dim>]`; `onnx` or `onnx:<name or path>` for
     the ONNX int8 runtime (the packaged default when no name follows; the exported file is cached under
     `cache_dir`, default `<NORMBANK_DATA_DIR>/models`); a sentence-transformers name or path; or None for
-    the packaged default."""
+    the packaged default. `precision` (one of `PRECISIONS`) applies to the torch backend only."""
     if model is not None and (model == ONNX_PREFIX or model.startswith(ONNX_PREFIX + ":")):
         return OnnxEncoder(model[len(ONNX_PREFIX) + 1 :] or None, cache_dir=cache_dir)
     if model == HASHING_PREFIX:
@@ -69,7 +72,31 @@ def get_encoder(model: str | None, *, cache_dir: str | Path | None = None) -> En
         if not suffix.isdigit() or int(suffix) < 1:
             raise InvalidInput(f"bad hashing encoder {model!r}: expected 'hashing' or 'hashing-<dimension>'")
         return HashingEncoder(int(suffix))
-    return SentenceTransformerEncoder(model)
+    return SentenceTransformerEncoder(model, precision=precision)
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (the avx512_bf16 or amx_bf16 flag, Linux only).
+    Without it oneDNN emulates bfloat16 products, which are then no faster than float32."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(precision: str | None) -> str:
+    """`float32` or `bfloat16` for a configured precision (`auto` asks the CPU)."""
+    precision = (precision or "auto").strip().lower()
+    if precision not in PRECISIONS:
+        raise InvalidInput(f"bad embedding precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bfloat16" if cpu_has_native_bfloat16() else "float32"
+    return precision
 
 
 # --- sentence-transformers -------------------------------------------------------------------------
@@ -129,7 +156,35 @@ def _packaged_model_path() -> str:
     return str(path)
 
 
-def _load_model(name: str, source: str) -> _LoadedModel:
+def _bfloat16_linears(model: Any) -> int:
+    """Replace every `torch.nn.Linear` inside `model` by a `_Bfloat16Linear`; return how many."""
+    import torch
+
+    class _Bfloat16Linear(torch.nn.Module):
+        """x @ W.T in bfloat16 (weights converted once, products accumulated in float32 by oneDNN), bias
+        added in float32. Everything between the products (residuals, layer norms, softmax, pooling)
+        stays float32."""
+
+        def __init__(self, linear: torch.nn.Linear):
+            super().__init__()
+            self.weight = torch.nn.Parameter(linear.weight.detach().to(torch.bfloat16), requires_grad=False)
+            self.bias = None if linear.bias is None else torch.nn.Parameter(linear.bias.detach().float(),
+                                                                             requires_grad=False)
+
+        def forward(self, x):
+            out = torch.nn.functional.linear(x.to(torch.bfloat16), self.weight).float()
+            return out if self.bias is None else out + self.bias
+
+    replaced = 0
+    for module in list(model.modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, torch.nn.Linear):
+                setattr(module, child_name, _Bfloat16Linear(child))
+                replaced += 1
+    return replaced
+
+
+def _load_model(name: str, source: str, precision: str = "float32") -> _LoadedModel:
     # Forced, not defaulted: whatever the environment says, a query must never reach the network.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -138,6 +193,8 @@ def _load_model(name: str, source: str) -> _LoadedModel:
 
         model = SentenceTransformer(source, device="cpu", local_files_only=True)
         model.eval()
+        if precision == "bfloat16":
+            _bfloat16_linears(model)
         get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dimension = int(get_dimension())
     except Exception as exc:  # noqa: BLE001 - any failure to load means the index cannot be built or queried
@@ -213,23 +270,32 @@ class SentenceTransformerEncoder:
     """A sentence-transformers model on CPU, loaded on the first `encode` (constructing is cheap) and
     shared by every instance naming the same model in this process. `threads` (default 1) is passed to
     `torch.set_num_threads` when the model loads, which is process-wide: it holds for every torch user.
-    `workers` (default: one per core) is how many batches of one `encode` call run at once."""
+    `workers` (default: one per core) is how many batches of one `encode` call run at once.
 
-    def __init__(self, model: str | None = None, *, threads: int | None = None, workers: int | None = None):
+    `precision` (`auto`, `float32`, `bfloat16`; `auto` is bfloat16 on a CPU with native bfloat16) sets the
+    weights and inputs of the model's linear layers; everything else stays float32. bfloat16 vectors have
+    cosine >= 0.9999 to float32 ones, so the name (what indexes are stamped with) is the same for both and an
+    index built at one precision serves queries at the other. Measured on this machine's Xeon (AMX), one
+    thread: a 153-token NormDial situation 16.7 ms of CPU instead of 31 ms, index texts 1,160 per CPU-second
+    instead of 500, cosine to float32 >= 0.99997."""
+
+    def __init__(self, model: str | None = None, *, threads: int | None = None, workers: int | None = None,
+                 precision: str = "auto"):
         self.name = DEFAULT_MODEL_NAME if model is None else model
         self._packaged = model is None
         self._threads = threads or DEFAULT_THREADS
         self._workers = workers
         self._source: str | None = None
+        self.precision = resolve_precision(precision)
 
     def __repr__(self) -> str:
-        return f"SentenceTransformerEncoder({self.name!r})"
+        return f"SentenceTransformerEncoder({self.name!r}, precision={self.precision!r})"
 
     @property
     def loaded(self) -> bool:
         """Whether the model is already in memory (never loads it)."""
         try:
-            return self._source_key() in _MODELS
+            return self._model_key() in _MODELS
         except IndexNotReady:
             return False
 
@@ -264,15 +330,18 @@ class SentenceTransformerEncoder:
             self._source = _packaged_model_path() if self._packaged else self.name
         return self._source
 
+    def _model_key(self) -> str:
+        return f"{self._source_key()}\0{self.precision}"
+
     def _loaded(self) -> _LoadedModel:
         source = self._source_key()
-        return _load_once(_MODELS, source, lambda: self._load(source))
+        return _load_once(_MODELS, self._model_key(), lambda: self._load(source))
 
     def _load(self, source: str) -> _LoadedModel:
         import torch
 
         torch.set_num_threads(self._threads)
-        return _load_model(self.name, source)
+        return _load_model(self.name, source, self.precision)
 
 
 # --- ONNX int8 -------------------------------------------------------------------------------------

@@ -176,6 +176,7 @@ def main(argv=None) -> dict:
         "fold": args.fold,
         "cores": os.cpu_count(),
         "model": manifest.model if manifest else None,
+        "precision": getattr(retriever.encoder, "precision", None),
         "held_out_situations": len(held),
         "held_out_without_gold_in_bank": missing_gold,
         "reused": reuse,

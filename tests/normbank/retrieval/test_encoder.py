@@ -100,7 +100,7 @@ def test_a_missing_model_is_index_not_ready_and_never_downloaded(tmp_path):
 
 @pytest.mark.slow
 def test_the_packaged_model():
-    encoder = SentenceTransformerEncoder()
+    encoder = SentenceTransformerEncoder(precision="float32")
     assert encoder.name == DEFAULT_MODEL_NAME
     vectors = encoder.encode(["sushi place", "restaurant", "hospital"])
     assert encoder.dimension == 384
@@ -110,13 +110,57 @@ def test_the_packaged_model():
     assert cosine(sushi, restaurant) > cosine(sushi, hospital)
     assert encoder.encode([]).shape == (0, 384)
     # one model per process: a second instance reuses it
-    again = SentenceTransformerEncoder()
+    again = SentenceTransformerEncoder(precision="float32")
     assert again.loaded
     np.testing.assert_allclose(again.encode(["sushi place"])[0], sushi, atol=1e-5)
     # batches are formed by length; rows still come back in the caller's order
     mixed = ["hospital", "a long sentence about eating sushi at a small place near the station", "restaurant"]
     np.testing.assert_allclose(encoder.encode(mixed, batch_size=2), np.vstack([encoder.encode([t]) for t in mixed]),
                                atol=1e-5)
+
+
+def test_precision_is_resolved_and_checked(monkeypatch):
+    from normbank.retrieval import encoder as encoder_module
+
+    monkeypatch.setattr(encoder_module, "cpu_has_native_bfloat16", lambda: True)
+    assert SentenceTransformerEncoder().precision == "bfloat16"
+    assert get_encoder(None, precision="AUTO").precision == "bfloat16"
+    monkeypatch.setattr(encoder_module, "cpu_has_native_bfloat16", lambda: False)
+    assert SentenceTransformerEncoder().precision == "float32"
+    assert SentenceTransformerEncoder(precision="bfloat16").precision == "bfloat16"  # asked for: obeyed
+    with pytest.raises(InvalidInput, match="precision"):
+        SentenceTransformerEncoder(precision="fp16")
+    # the precision is not part of the name: an index built at one precision serves the other
+    assert SentenceTransformerEncoder(precision="bfloat16").name == SentenceTransformerEncoder(precision="float32").name
+
+
+def test_settings_reject_an_unknown_precision():
+    from pydantic import ValidationError
+
+    from normbank.config import get_settings
+
+    assert get_settings(embedding_precision=" BFloat16 ").embedding_precision == "bfloat16"
+    with pytest.raises(ValidationError, match="NORMBANK_EMBEDDING_PRECISION"):
+        get_settings(embedding_precision="half")
+
+
+@pytest.mark.slow
+def test_bfloat16_linears_stay_within_cosine_0_9999_of_float32():
+    import torch
+
+    exact = SentenceTransformerEncoder(precision="float32")
+    fast = SentenceTransformerEncoder(precision="bfloat16")
+    reference = exact.encode(REAL_SENTENCES)
+    vectors = fast.encode(REAL_SENTENCES)
+    assert vectors.dtype == np.float32 and vectors.shape == reference.shape
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert (vectors * reference).sum(axis=1).min() >= 0.9999
+    assert not np.array_equal(vectors, reference)  # the conversion really happened
+    # both models live side by side; only the linear layers changed type
+    model = fast._loaded().model
+    assert not any(isinstance(m, torch.nn.Linear) for m in model.modules())
+    assert any(p.dtype == torch.bfloat16 for p in model.parameters())
+    assert all(p.dtype == torch.float32 for p in exact._loaded().model.parameters())
 
 
 # --- batching, threads and the ONNX backend -------------------------------------------------------
