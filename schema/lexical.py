@@ -59,6 +59,13 @@ _NORM_DOCUMENT = (
 )
 
 
+def norm_document(rule_text: str | None, behavior: str, setting: str | None, category: str | None,
+                  statement: str) -> str:
+    """`_NORM_DOCUMENT` in Python, for a loader that has the norm's fields at hand (tests hold the two equal)."""
+    tail = statement if rule_text is None else ""
+    return f"{rule_text or ''} {behavior} {setting or ''} {(category or '').replace('_', ' ')} {tail}"
+
+
 def norm_documents_sql(where: str) -> str:
     """INSERT of the documents of the norms `where` selects (a condition on `norm n`)."""
     return (
