@@ -175,7 +175,10 @@ def _built(cls, values: dict, fields_set: set | None = None):
 _new = object.__new__  # what BaseModel.__new__ resolves to, without the lookup
 # Every field name of the models built by the thousand per full-setting query, one set per class shared by
 # its models: pydantic only adds to it (assigning a field adds a name it already holds).
-_FIELDS = {cls: set(cls.model_fields) for cls in (FrameOut, SourceRef, ConditionOut, DefeaterOut)}
+_FIELDS = {cls: set(cls.model_fields) for cls in (Result, FrameOut, SourceRef, ConditionOut, DefeaterOut)}
+# A RESULT's empty lists (no overriding frames, no conditions, ...) are this one: results are never mutated,
+# and fewer lists kept alive means less for the cycle collector to walk.
+_NONE: list = []
 _STATE_NAME = {state: state.value for state in State}
 
 
@@ -213,7 +216,7 @@ def _result(j: Judgement, parts: dict[int, tuple[str, SourceRef]]) -> Result:
         frames.append(_built(FrameOut, {
             "id": part[0], "label": frame.label, "support": frame.support, "constraints": e.constraints,
             "state": _STATE_NAME[e.state], "matched": e.matched, "failed": e.failed, "unknown": e.unknown,
-            "overridden_by": [public_norm_id(i) for i in e.overridden_by] if e.overridden_by else [],
+            "overridden_by": [public_norm_id(i) for i in e.overridden_by] if e.overridden_by else _NONE,
             "statement": frame.statement, "source": part[1],
         }, frame_fields))
     return _built(Result, {
@@ -228,15 +231,15 @@ def _result(j: Judgement, parts: dict[int, tuple[str, SourceRef]]) -> Result:
             _built(ConditionOut, {"label": c.label, "unknown": c.unknown, "frame": public_norm_id(c.frame),
                                   "support": c.support}, condition_fields)
             for c in j.conditions
-        ],
+        ] if j.conditions else _NONE,
         "defeaters": [
             _built(DefeaterOut, {"label": d.label, "unknown": d.unknown, "frame": public_norm_id(d.frame),
                                  "support": d.support, "overrides": [public_norm_id(i) for i in d.overrides]},
                    defeater_fields)
             for d in j.defeaters
-        ],
+        ] if j.defeaters else _NONE,
         "statement": j.statement,
-    })
+    }, _FIELDS[Result])
 
 
 def _summary(compiled: CompiledFrames) -> SettingSummary:

@@ -36,7 +36,7 @@ from normbank.constraints import ORDINAL_RELATIONS, Atom, Relation
 from normbank.context import Context, DimensionKey, is_multi_valued
 from normbank.labels import LABEL_PHRASE, LABELS, Label
 from normbank.scales import DEFAULT_SCALES, Scales, as_number
-from normbank.statements import conditions_phrase
+from normbank.statements import atom_phrase, condition_order
 
 CONTESTED_MARGIN = 0.2  # top two labels within 20 points of share: e.g. 1 vs 1, 3 vs 2 are contested; 3 vs 1 is not
 VERDICT_PRECEDENCE = (Label.TABOO, Label.EXPECTED, Label.NORMAL)
@@ -57,7 +57,6 @@ class Status(StrEnum):
 
 STATUS_ORDER = {Status.APPLIES: 0, Status.CONDITIONAL: 1, Status.EXCLUDED: 2, Status.UNKNOWN: 3}
 _F, _T, _U = 0, 1, 2
-_STATE = {_F: State.FALSE, _T: State.TRUE, _U: State.UNKNOWN}
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +152,7 @@ class CompiledFrames:
         self.frame_atoms: list[tuple[int, ...]] = []
         self.frame_texts: list[list[str]] = []  # canonical atom texts per frame; shared by answers, never mutated
         self.frame_sets: list[frozenset[int]] = []
+        self.frame_supports: list[int] = []
         self.by_behavior: dict[str, list[int]] = {}
         # What consumers derive from these frames once (the API's per-frame response parts), kept and
         # dropped with them: a data change makes the frame cache compile anew, with this empty.
@@ -164,8 +164,11 @@ class CompiledFrames:
             self.frame_atoms.append(ids)
             self.frame_texts.append([self.atom_texts[a] for a in ids])
             self.frame_sets.append(frozenset(ids))
+            self.frame_supports.append(frame.support)
             self.by_behavior.setdefault(frame.behavior, []).append(index)
         self.dimensions = frozenset(self.atoms_by_dimension)
+        self._phrases: list[str | None] = [None] * len(self.atoms)  # conditions_phrase, made on first use
+        self._phrase_order: list[tuple | None] = [None] * len(self.atoms)
         # The distinct atoms of each behaviour's frames, whose states decide that behaviour's answer, grouped
         # by dimension: the atoms of dimensions[b][k] are at bounds[b][k]:bounds[b][k + 1]. A context gives a
         # few dimensions, so a judgement evaluates only their atoms and leaves the rest UNKNOWN (two small
@@ -245,15 +248,17 @@ class CompiledFrames:
                         states[position] = _evaluate(relation, value, rank, number, fact)
         return tuple(states)
 
-    def frame_state(self, index: int, states: Sequence[int] | dict[int, int]) -> int:
-        result = _T
-        for aid in self.frame_atoms[index]:
-            s = states[aid]
-            if s == _F:
-                return _F
-            if s == _U:
-                result = _U
-        return result
+    def conditions_phrase(self, atom_ids: Sequence[int]) -> str:
+        """`statements.conditions_phrase` of these atoms (in this order), from each atom's phrase and
+        order, made once: rendering them afresh was an eighth of a full query's reasoning."""
+        phrases, order = self._phrases, self._phrase_order
+        for aid in atom_ids:
+            if phrases[aid] is None:
+                atom = self.atoms[aid]
+                phrases[aid], order[aid] = atom_phrase(atom), condition_order(atom)
+        if len(atom_ids) == 1:
+            return phrases[atom_ids[0]]
+        return " and ".join([phrases[aid] for aid in sorted(atom_ids, key=order.__getitem__)])  # stable, as there
 
 
 # -- judgements ---------------------------------------------------------------------------------
@@ -298,8 +303,13 @@ class Judgement:
     derived: dict = field(default_factory=dict, compare=False, repr=False)
 
 
+_NO_LABELS = {label.value: 0 for label in LABELS}
+_PRECEDENCE = tuple(label.value for label in VERDICT_PRECEDENCE)
+_LABEL_PHRASE = {label.value: phrase for label, phrase in LABEL_PHRASE.items()}  # by the labels frames hold
+
+
 def _distribution(frames: Iterable[Frame]) -> dict[str, int]:
-    dist = {label.value: 0 for label in LABELS}
+    dist = _NO_LABELS.copy()
     for frame in frames:
         dist[frame.label] += frame.support
     return dist
@@ -310,10 +320,10 @@ def verdict_of(distribution: dict[str, int]) -> tuple[str | None, float | None, 
     total = sum(distribution.values())
     if total == 0:
         return None, None, False
-    ranked = sorted(VERDICT_PRECEDENCE, key=lambda label: -distribution[label.value])  # stable: precedence breaks ties
-    top, second = distribution[ranked[0].value], distribution[ranked[1].value]
+    ranked = sorted(_PRECEDENCE, key=lambda label: -distribution[label])  # stable: precedence breaks ties
+    top, second = distribution[ranked[0]], distribution[ranked[1]]
     contested = second > 0 and (top - second) / total <= CONTESTED_MARGIN
-    return ranked[0].value, top / total, contested
+    return ranked[0], top / total, contested
 
 
 def _article(setting: str | None) -> str:
@@ -322,27 +332,30 @@ def _article(setting: str | None) -> str:
     return f"In {'an' if setting[:1] in 'aeiou' else 'a'} {setting}, "
 
 
-def _statement(j: Judgement, winners: list[Frame]) -> str:
+def _statement(j: Judgement, compiled: CompiledFrames, winners: list[int], open_ids: dict[int, tuple[int, ...]]) -> str:
+    """`winners`: indexes of the maximal TRUE frames; `open_ids`: each UNKNOWN frame's unknown atoms, by frame id."""
     where = _article(j.setting)
     b = f'"{j.behavior}"'
     if j.status is Status.UNKNOWN:
         return f"{where}the bank has no frames for {b}; nothing is known about it here."
     if j.status is Status.EXCLUDED:
         return f"{where}none of the {len(j.frames)} frames for {b} fit this context."
+    phrase = compiled.conditions_phrase
     if j.status is Status.CONDITIONAL:
-        parts = [f"{LABEL_PHRASE[Label(c.label)]} if {conditions_phrase(c.atoms)}" for c in j.conditions[:3]]
+        parts = [f"{_LABEL_PHRASE[c.label]} if {phrase(open_ids[c.frame])}" for c in j.conditions[:3]]
         more = f" (and {len(j.conditions) - 3} more conditions)" if len(j.conditions) > 3 else ""
         return f"{where}{b} depends on what is not known yet: " + "; ".join(parts) + more + "."
-    top = [f for f in winners if f.label == j.verdict]
-    why = conditions_phrase(top[0].atoms) if top and top[0].atoms else ""
-    text = f"{where}{b} is {LABEL_PHRASE[Label(j.verdict)]}"
+    frames = compiled.frames
+    top = [i for i in winners if frames[i].label == j.verdict]
+    why = phrase(compiled.frame_atoms[top[0]]) if top and frames[top[0]].atoms else ""
+    text = f"{where}{b} is {_LABEL_PHRASE[j.verdict]}"
     text += f" here, because {why}." if why else " here."
     if j.contested:
-        others = sorted({f.label for f in winners if f.label != j.verdict})
+        others = sorted({frames[i].label for i in winners if frames[i].label != j.verdict})
         text += f" Contested: equally supported frames say {', '.join(others)}."
     if j.defeaters:
         d = j.defeaters[0]
-        text += f" It would be {LABEL_PHRASE[Label(d.label)]} if {conditions_phrase(d.atoms)}."
+        text += f" It would be {_LABEL_PHRASE[d.label]} if {phrase(open_ids[d.frame])}."
     return text
 
 
@@ -355,10 +368,13 @@ class _LazyStates:
         self._ids, self._decided, self._states = ids, decided, None
 
     def __getitem__(self, aid: int) -> int:
+        return self.resolved()[aid]
+
+    def resolved(self) -> dict[int, int]:
         states = self._states
         if states is None:
             states = self._states = dict(zip(self._ids, self._decided))
-        return states[aid]
+        return states
 
 
 def judge_behavior(
@@ -402,19 +418,49 @@ def forget_answers() -> None:
     _ANSWERS.clear()
 
 
+# An answer's "none" (no failed atoms, no overriding frames, ...) is this one list, and a list of all of a
+# frame's atoms is its compiled texts: answers are shared and never mutated, and the lists an answer keeps
+# alive are walked by the cycle collector again and again (a cold full query over the largest setting of
+# the 155k corpus kept 15,052 lists alive, 4,803 with these shared).
+_NONE: list = []
+
+
 def _judge(compiled: CompiledFrames, behavior: str, states, detail: bool) -> Judgement:
+    if type(states) is _LazyStates:
+        states = states.resolved()  # read per atom below: a dict, not a method call each time
     indexes = compiled.by_behavior.get(behavior, [])
-    frame_states = [compiled.frame_state(i, states) for i in indexes]
+    frames, frame_atoms, sets = compiled.frames, compiled.frame_atoms, compiled.frame_sets
+    frame_states = []
+    if detail:
+        # Each frame's atom texts by state (failed, matched, unknown: indexed by _F, _T, _U), whose frame is
+        # FALSE if any atom is, else UNKNOWN if any is, else TRUE.
+        texts = compiled.atom_texts
+        split: dict[int, tuple[list[str], list[str], list[str]]] = {}
+        for i in indexes:
+            by_state = split[i] = ([], [], [])
+            for aid in frame_atoms[i]:
+                by_state[states[aid]].append(texts[aid])
+            frame_states.append(_F if by_state[_F] else _U if by_state[_U] else _T)
+    else:
+        for i in indexes:  # the same states without the texts (inline: a call per frame cost as much)
+            s = _T
+            for aid in frame_atoms[i]:
+                state = states[aid]
+                if state == _F:
+                    s = _F
+                    break
+                if state == _U:
+                    s = _U
+            frame_states.append(s)
     true = [i for i, s in zip(indexes, frame_states) if s == _T]
     unknown = [i for i, s in zip(indexes, frame_states) if s == _U]
-    sets = compiled.frame_sets
     overridden: dict[int, list[int]] = {}
     for i in true:
-        above = [compiled.frames[g].id for g in true if sets[g] > sets[i]]
+        above = [frames[g].id for g in true if sets[g] > sets[i]]
         if above:
             overridden[i] = above
     winners = [i for i in true if i not in overridden]
-    distribution = _distribution(compiled.frames[i] for i in winners)
+    distribution = _distribution(frames[i] for i in winners)
     verdict, confidence, contested = verdict_of(distribution)
     if not indexes:
         status = Status.UNKNOWN
@@ -429,40 +475,41 @@ def _judge(compiled: CompiledFrames, behavior: str, states, detail: bool) -> Jud
     defeaters: list[Condition] = []
     evaluations: list[FrameEvaluation] = []
     if detail:
-        texts, frame_texts, frame_atoms = compiled.atom_texts, compiled.frame_texts, compiled.frame_atoms
+        frame_texts, atoms, supports = compiled.frame_texts, compiled.atoms, compiled.frame_supports
+        open_texts: dict[int, list[str]] = {}  # the unknown atoms' texts of each UNKNOWN frame, by index
+        open_ids: dict[int, tuple[int, ...]] = {}  # and their ids, by frame id
+        # The frames as evidence: the winning TRUE ones, the overridden TRUE ones, UNKNOWN, FALSE; each group
+        # by support, best first (a stable sort: frames of equal support keep their order).
+        groups = ((State.TRUE, winners), (State.TRUE, [i for i in true if i in overridden]),
+                  (State.UNKNOWN, unknown), (State.FALSE, [i for i, s in zip(indexes, frame_states) if s == _F]))
+        for state, group in groups:
+            for i in sorted(group, key=supports.__getitem__, reverse=True) if len(group) > 1 else group:
+                constraints = frame_texts[i]
+                failed, matched, open_ = split[i]
+                n = len(constraints)
+                matched = constraints if len(matched) == n else matched or _NONE
+                failed = constraints if len(failed) == n else failed or _NONE
+                open_ = open_texts[i] = constraints if len(open_) == n else open_ or _NONE
+                evaluations.append(FrameEvaluation(frames[i], state, constraints, matched, failed, open_,
+                                                   overridden.get(i, _NONE)))
         # By label, then the best supported, the simplest and (for a stable order) the text.
-        for i in sorted(unknown, key=lambda i: (compiled.frames[i].label, -compiled.frames[i].support,
-                                                 len(frame_atoms[i]), frame_texts[i])):
-            frame = compiled.frames[i]
-            open_ids = [a for a in frame_atoms[i] if states[a] == _U]
-            open_atoms = tuple(compiled.atoms[a] for a in open_ids)
-            open_texts = [texts[a] for a in open_ids]
-            beaten = [compiled.frames[w].id for w in winners if sets[i] > sets[w]]
-            conditions.append(Condition(frame.label, open_texts, frame.id, frame.support, atoms=open_atoms))
+        for i in sorted(unknown, key=lambda i: (frames[i].label, -frames[i].support, len(frame_atoms[i]),
+                                                 frame_texts[i])):
+            frame = frames[i]
+            unknown_texts = open_texts[i]
+            ids = open_ids[frame.id] = tuple([aid for aid in frame_atoms[i] if states[aid] == _U])
+            open_atoms = tuple([atoms[aid] for aid in ids])
+            beaten = [frames[w].id for w in winners if sets[i] > sets[w]]
+            conditions.append(Condition(frame.label, unknown_texts, frame.id, frame.support, _NONE, open_atoms))
             if beaten and frame.label != verdict:
-                defeaters.append(Condition(frame.label, open_texts, frame.id, frame.support, beaten, open_atoms))
-        for i, s in zip(indexes, frame_states):
-            constraints = frame_texts[i]
-            if s == _T:  # every atom matched
-                matched, failed, open_ = constraints, [], []
-            else:
-                matched, failed, open_ = [], [], []
-                by_state = (failed, matched, open_)  # indexed by _F, _T, _U
-                for a in frame_atoms[i]:
-                    by_state[states[a]].append(texts[a])
-            evaluations.append(FrameEvaluation(
-                frame=compiled.frames[i], state=_STATE[s], constraints=constraints, matched=matched, failed=failed,
-                unknown=open_, overridden_by=overridden.get(i, []),
-            ))
-        order = {State.TRUE: 0, State.UNKNOWN: 1, State.FALSE: 2}
-        evaluations.sort(key=lambda e: (order[e.state], bool(e.overridden_by), -e.frame.support))
+                defeaters.append(Condition(frame.label, unknown_texts, frame.id, frame.support, beaten, open_atoms))
     judgement = Judgement(
         behavior=behavior, status=status, verdict=verdict, distribution=distribution, confidence=confidence,
         contested=contested, frames=evaluations, conditions=conditions, defeaters=defeaters, statement="",
-        setting=compiled.setting, open_labels=frozenset(compiled.frames[i].label for i in unknown),
+        setting=compiled.setting, open_labels=frozenset(frames[i].label for i in unknown),
     )
     if detail:
-        judgement.statement = _statement(judgement, [compiled.frames[i] for i in winners])
+        judgement.statement = _statement(judgement, compiled, winners, open_ids)
     return judgement
 
 

@@ -42,10 +42,14 @@ _SUBJECT_ORDER = {Subject.PERSON: 0, Subject.OTHER: 1, Subject.ENVIRONMENT: 2}
 _KIND_ORDER = {Kind.ROLE: 0, Kind.ATTRIBUTE: 1, Kind.BEHAVIOR: 2, Kind.ENVIRONMENT: 3}
 
 
+def condition_order(atom: Atom) -> tuple[int, int, str, str]:
+    """Where a condition goes in a conjunction: who first (role, attributes, what else they do), then the place."""
+    return _SUBJECT_ORDER[atom.subject], _KIND_ORDER[atom.kind], atom.name, atom.value
+
+
 def conditions_phrase(atoms: Iterable[Atom]) -> str:
-    """Conditions joined by "and": who first (role, attributes, what else they do), then the place."""
-    ordered = sorted(atoms, key=lambda a: (_SUBJECT_ORDER[a.subject], _KIND_ORDER[a.kind], a.name, a.value))
-    return " and ".join(atom_phrase(a) for a in ordered)
+    """Conditions joined by "and", in `condition_order`."""
+    return " and ".join(atom_phrase(a) for a in sorted(atoms, key=condition_order))
 
 
 def when_phrase(atoms: Iterable[Atom]) -> str:
