@@ -498,7 +498,7 @@ def _judge(compiled: CompiledFrames, behavior: str, states, detail: bool) -> Jud
             frame = frames[i]
             unknown_texts = open_texts[i]
             ids = open_ids[frame.id] = tuple([aid for aid in frame_atoms[i] if states[aid] == _U])
-            open_atoms = tuple([atoms[aid] for aid in ids])
+            open_atoms = frame.atoms if len(ids) == len(frame.atoms) else tuple([atoms[aid] for aid in ids])
             beaten = [frames[w].id for w in winners if sets[i] > sets[w]]
             conditions.append(Condition(frame.label, unknown_texts, frame.id, frame.support, _NONE, open_atoms))
             if beaten and frame.label != verdict:
