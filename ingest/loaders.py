@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from operator import itemgetter
-from typing import Any
+from typing import Any, Iterator
 
 from ingest.normalise import Batch
 from schema import lexical
@@ -78,7 +78,7 @@ WHERE norm.id = c.norm_id AND norm.support <> c.n
 # import a cache miss); a fixed cap, so memory stays flat in the file size. Atomicity is untouched.
 SQLITE_CACHE_KIB = 128 * 1024
 _BY_KEY = itemgetter(0)
-# The fields of a norm row its full-text document is made from (PostgreSQL loader).
+# The fields of a norm row its full-text document is made from.
 _DOCUMENT_FIELDS = itemgetter(*(COLUMNS["norm"][0].index(c) for c in ("id", "setting_id", "behavior_id", "statement",
                                                                         "rule_text", "category")))
 
@@ -99,6 +99,29 @@ class _SupportCount:
     def changed(self) -> list[tuple[int, int]]:
         """(support, norm id) of the norms whose support is not the 1 they were inserted with, by id."""
         return sorted(((n, nid) for nid, n in self.rows.items() if n > 1), key=itemgetter(1))
+
+
+class _Documents:
+    """PostgreSQL: full-text documents of a batch's norms made from their rows (`lexical.norm_document`) and
+    COPYed, when the norms go straight into `norm`, rather than an INSERT ... SELECT joining norm, behavior
+    and setting on the server: 2.60 s of server CPU for the 155k-row corpus's documents instead of 2.83,
+    nearly all of it to_tsvector. (On SQLite, executemany of the same rows cost what the INSERT ... SELECT
+    did: 0.95 CPU-s.) The names come from the run's own setting and behaviour rows (the normaliser emits
+    each once per run, with or before the first norm that names it); the rows are in the order of the
+    batch's norms, which the loader sorts by id, as the SELECT had them."""
+
+    def __init__(self) -> None:
+        self._settings: dict[int, str] = {}
+        self._behaviors: dict[int, str] = {}
+
+    def rows(self, batch: Batch) -> Iterator[tuple[str, int, str]]:
+        """(text, norm id, kind) of each norm of the batch. Call it for every batch, in order: it learns the
+        batch's names at once, whether or not the rows are used."""
+        self._settings.update(batch.setting)
+        self._behaviors.update(batch.behavior)
+        settings, behaviors, document = self._settings, self._behaviors, lexical.norm_document
+        return ((document(rule_text, behaviors[bid], settings.get(sid), category, statement), nid, "norm")
+                for nid, sid, bid, statement, rule_text, category in map(_DOCUMENT_FIELDS, batch.norm))
 
 
 class SqliteLoader:
@@ -191,12 +214,7 @@ class PostgresLoader:
         self._deferred: list[str] = []  # DDL to run at the end: indexes, then foreign keys
         self._support: _SupportCount | None = None  # when `norm_row` goes straight in (and so `norm` too)
         self.documents_synced = False  # True once norms go straight into `norm`: documents follow each batch
-        # Names of the settings and behaviours the run has met (the normaliser emits each once per run, before
-        # or with the first norm that names it): a batch's documents are made here and COPYed, rather than
-        # joined together on the server (INSERT ... SELECT from norm, behavior and setting): 2.6 s of server
-        # CPU for the documents of the 155k-row corpus instead of 2.83, nearly all of it to_tsvector.
-        self._settings: dict[int, str] = {}
-        self._behaviors: dict[int, str] = {}
+        self._documents = _Documents()
 
     def _start(self) -> set[str]:
         """The tables rows are COPYed straight into; drops what is deferred to `finish`."""
@@ -263,16 +281,12 @@ class PostgresLoader:
                 elif table in self._eager:  # its new rows must be in place before the direct children's
                     self._merge(cursor, table)
                     cursor.execute(f"TRUNCATE {target}")
-            self._settings.update(batch.setting)
-            self._behaviors.update(batch.behavior)
+            documents = self._documents.rows(batch)
             if batch.norm and self._target_of("norm") == "norm":
-                # Every norm of the batch is new: its documents go in now (in id order, as the rows were
-                # sorted above), while the next batch is made.
-                settings, behaviors, document = self._settings, self._behaviors, lexical.norm_document
+                # Every norm of the batch is new: its documents go in now, while the next batch is made.
                 with cursor.copy("COPY norm_fts (text, norm_id, kind) FROM STDIN") as copy:
-                    for nid, sid, bid, statement, rule_text, category in map(_DOCUMENT_FIELDS, batch.norm):
-                        copy.write_row((document(rule_text, behaviors[bid], settings.get(sid), category, statement),
-                                        nid, "norm"))
+                    for row in documents:
+                        copy.write_row(row)
                 self.documents_synced = True
 
     def _merge(self, cursor: Any, table: str) -> None:
