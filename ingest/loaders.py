@@ -198,10 +198,10 @@ class PostgresLoader:
     at the end, for the others.
 
     Into tables that were empty, the rows go without their secondary indexes and without the foreign keys
-    between two such tables: both are dropped at the first batch and made again at the end, inside the run's
-    transaction (a killed run rolls them back with it). Building an index once, and checking a foreign key
-    with one join, costs a fraction of keeping them row by row (the foreign keys' per-row checks were most
-    of a first import's database time). Until the run commits, those tables are locked, as they were empty
+    between two such tables (nor, where no foreign key refers to it, their primary key): all are dropped at
+    the first batch and made again at the end, inside the run's transaction (a killed run rolls them back
+    with it). Building an index once, and checking a foreign key with one join, costs a fraction of keeping
+    them row by row (the foreign keys' per-row checks were most of a first import's database time). Until the run commits, those tables are locked, as they were empty
     a reader only waits to see the first import whole."""
 
     def __init__(self, dbapi_connection: Any, run_id: int):
@@ -241,11 +241,22 @@ class PostgresLoader:
                 "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
                 "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary AND NOT indisunique "
                 "ORDER BY indexrelid::regclass::text", (names,)).fetchall()
-            for table, name, _definition in fks:
+            # So are the primary keys of the tables rows go straight into, where no foreign key refers to
+            # them (the normaliser emits each of their keys once per run, so nothing needs them before the
+            # end). At 155k rows, norm_constraint's 320k rows cost 0.13 s + 0.11 s to build the key instead
+            # of 0.48 s with it, norm_row's 155k 0.08 s + 0.05 s instead of 0.24 s (server CPU).
+            keys = self.db.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint p "
+                "WHERE contype = 'p' AND conrelid = ANY(%s::regclass[]) AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = p.conrelid) "
+                "ORDER BY conrelid::regclass::text", (sorted(direct),)).fetchall()
+            for table, name, _definition in fks + keys:
                 self.db.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             for name, _definition in indexes:
                 self.db.execute(f"DROP INDEX {name}")
-            self._deferred = [definition for _name, definition in indexes] + [
+            self._deferred = [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                              for table, name, definition in keys]
+            self._deferred += [definition for _name, definition in indexes] + [
                 f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in fks]
         return direct
 
