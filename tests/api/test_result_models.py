@@ -48,7 +48,7 @@ def test_built_judge_response_serialises_its_own_fields():
     assert built.model_dump()["defeaters"][0]["label"] in {"taboo", "expected"}
 
 
-def test_frame_parts_kept_with_a_compiled_setting_are_dropped_when_the_data_changes(corpus_client, engine, tmp_path):
+def test_frame_refs_kept_with_a_compiled_setting_are_dropped_when_the_data_changes(corpus_client, engine, tmp_path):
     # A frame's public id and source reference are built once per compiled setting (result_of); a data
     # change compiles the setting anew, so answers cite what the database holds now.
     from sqlalchemy import text
@@ -65,7 +65,7 @@ def test_frame_parts_kept_with_a_compiled_setting_are_dropped_when_the_data_chan
 
     first = client.post("/v1/query", json=body)
     rows = {row for _name, _licence, row in sources(first)}
-    assert client.app.state.cache.get("office").derived["frame_parts"]  # kept with the compiled setting
+    assert all(client.app.state.cache.get("office").derived["frame_refs"])  # kept with the compiled setting
     with engine.begin() as conn:
         conn.execute(text("UPDATE norm SET row_number = row_number + 100"))
         conn.execute(text("UPDATE source SET licence = 'changed' WHERE name = 'tiny'"))
