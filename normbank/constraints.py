@@ -195,6 +195,9 @@ def _checked_atom(subj: Subject, knd: Kind, name: str, rel: Relation, value: str
         raise UnparseableAtom(f"subject {subj.value} cannot have kind {knd.value}")
     if not name or _FORBIDDEN_IN_NAME.search(name) or name != name.strip(_EDGE_CHARS) or _AND_SPLIT.search(name):
         raise UnparseableAtom(f"bad dimension name {name!r}")
+    if knd is Kind.ATTRIBUTE and name in ("role", "behavior"):
+        # "[PERSON]'s role is ..." reads back as the role itself: such an attribute cannot be written down
+        raise UnparseableAtom(f"attribute name {name!r} is taken by the {name} kind; use kind {name}")
     if subj is Subject.ENVIRONMENT and _looks_like_subject(name):
         raise UnparseableAtom(f"environment dimension {name!r} reads like a person or category")
     if not value or _AND_SPLIT.search(value):

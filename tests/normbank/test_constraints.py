@@ -151,6 +151,9 @@ def test_make_atom_rejects_inconsistent_parts():
         make_atom("environment", "role", "role", "eq", "x")
     with pytest.raises(UnparseableAtom):
         make_atom("person", "attribute", "name is", "eq", "x")
+    for taken in ("role", "Behavior"):  # would read back as the role or behaviour kind (found by hypothesis)
+        with pytest.raises(UnparseableAtom, match="taken by the"):
+            make_atom("other", "attribute", taken, "eq", "0")
     with pytest.raises(UnparseableAtom):
         make_atom("person", "attribute", "age", "about", "x")
 
