@@ -78,6 +78,11 @@ WHERE norm.id = c.norm_id AND norm.support <> c.n
 # import a cache miss); a fixed cap, so memory stays flat in the file size. Atomicity is untouched.
 SQLITE_CACHE_KIB = 128 * 1024
 _BY_KEY = itemgetter(0)
+# SQLite, with a worker process making the batches: the deferred indexes are built once this share of the
+# expected records is in, and kept up for the rest. The worker is the slower side, so the loader builds them
+# while it would otherwise wait for batches, instead of after the last one: at 155k rows the end of the run
+# took 0.08 s instead of 0.55 and the run 0.04-0.4 s less (load ~1.4), for 0.05-0.15 CPU-s more.
+EARLY_INDEX_SHARE = 0.7
 _SUPPORT = COLUMNS["norm"][0].index("support")
 # The fields of a norm row its full-text document is made from.
 _DOCUMENT_FIELDS = itemgetter(*(COLUMNS["norm"][0].index(c) for c in ("id", "setting_id", "behavior_id", "statement",
@@ -145,10 +150,13 @@ class _Documents:
 class SqliteLoader:
     """INSERT OR IGNORE in executemany batches, all inside the caller's BEGIN IMMEDIATE transaction."""
 
-    def __init__(self, dbapi_connection: Any, run_id: int):
+    def __init__(self, dbapi_connection: Any, run_id: int, *, expected_records: int | None = None):
         self.db = dbapi_connection
         self.run_id = run_id
         self.inserted: dict[str, int] = dict.fromkeys(COLUMNS, 0)
+        # Records after which the deferred indexes are built (the rest go in with them), or None: at the end.
+        self._build_at = int(expected_records * EARLY_INDEX_SHARE) if expected_records else None
+        self._read = 0
         self._sql = {
             table: f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
             for table, (cols, _key) in COLUMNS.items()
@@ -157,8 +165,9 @@ class SqliteLoader:
         self._last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM norm").fetchone()[0]
         self._documents_sql = lexical.norm_documents_sql("n.rowid > ? AND n.import_run_id = ?")
         self.documents_synced = True
-        # Secondary indexes of tables empty at the start are dropped now and built once at the end (a sort
-        # instead of a B-tree insert per row). Inside the run's transaction: readers keep seeing the
+        # Secondary indexes of tables empty at the start are dropped now and built once at the end, or after
+        # EARLY_INDEX_SHARE of the expected records (a sort instead of a B-tree insert per row, for all or most
+        # of the rows). Inside the run's transaction: readers keep seeing the
         # committed schema and data, and a killed run leaves them as they were.
         empty = [t for t in _UNIQUE_PER_RUN if self.db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is None]
         self._support = _SupportCount() if {"norm", "norm_row"} <= set(empty) else None
@@ -186,14 +195,21 @@ class SqliteLoader:
         if batch.norm:  # full-text documents of the norms this batch inserted, in rowid order as before
             self.db.execute(self._documents_sql, (self._last_rowid, self.run_id))
             self._last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM norm").fetchone()[0]
+        self._read += batch.read
+        if self._build_at is not None and self._read >= self._build_at:
+            self._build_deferred()
+
+    def _build_deferred(self) -> None:
+        for sql in self._deferred:
+            self.db.execute(sql)
+        self._deferred = []
 
     def finish(self) -> dict[str, int]:
         if self._support is not None:
             self.db.executemany("UPDATE norm SET support = ? WHERE id = ?", self._support.changed())
         else:
             self.db.execute(_SUPPORT_SQL.format(p="?"), (self.run_id,) * 3)
-        for sql in self._deferred:
-            self.db.execute(sql)
+        self._build_deferred()
         return self.inserted
 
     @staticmethod
@@ -363,9 +379,11 @@ class PostgresLoader:
         return self.inserted
 
 
-def make_loader(dialect: str, dbapi_connection: Any, run_id: int):
+def make_loader(dialect: str, dbapi_connection: Any, run_id: int, *, expected_records: int | None = None):
+    """The bulk loader for the dialect; `expected_records` (the reader's estimate, when a worker process makes
+    the batches) lets the SQLite loader build its deferred indexes before the last batches."""
     if dialect == "sqlite":
-        return SqliteLoader(dbapi_connection, run_id)
+        return SqliteLoader(dbapi_connection, run_id, expected_records=expected_records)
     if dialect == "postgresql":
         return PostgresLoader(dbapi_connection, run_id)
     raise ValueError(f"no bulk loader for {dialect}")

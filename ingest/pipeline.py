@@ -261,8 +261,11 @@ def run_import(
                     source=source_name, source_id=source_id, run_id=run_id, scales=scales,
                     reject_frame=getattr(reader.module, "reject_frame", None),
                 )
-                loader = make_loader(conn.dialect.name, raw, run_id)
-                normalised = _normalised_in_worker if _use_worker(reader, path) else _normalised
+                in_worker = _use_worker(reader, path)
+                # With a worker, the SQLite loader builds its deferred indexes while the worker finishes.
+                loader = make_loader(conn.dialect.name, raw, run_id,
+                                     expected_records=reader.estimate(path) if in_worker else None)
+                normalised = _normalised_in_worker if in_worker else _normalised
                 with _no_cycle_collection():
                     for batch in normalised(reader, path, normaliser, batch_size):
                         loader.load(batch)

@@ -243,6 +243,33 @@ def test_worker_process_loads_exactly_what_one_process_loads(engine, monkeypatch
         single.dispose()
 
 
+def test_indexes_built_before_the_last_batches_end_up_as_built_at_the_end(engine, monkeypatch, tmp_path):
+    """With a worker, SQLite builds its deferred indexes part way through the run; the result must not show it."""
+    from sqlalchemy import inspect
+
+    from schema.engine import make_engine
+    from schema.migrate import upgrade
+
+    def indexes(eng):
+        with eng.connect() as conn:
+            inspector = inspect(conn)
+            return {t: sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(t))
+                    for t in inspector.get_table_names()}
+
+    before = indexes(engine)
+    monkeypatch.setenv("NORMBANK_INGEST_WORKER", "1")
+    _import(engine, batch_size=3)
+    assert indexes(engine) == before
+    monkeypatch.setenv("NORMBANK_INGEST_WORKER", "0")
+    single = make_engine(f"sqlite:///{tmp_path / 'single.db'}")
+    try:
+        upgrade(single)
+        run_import(engine=single, format="normbank", path=NOISE)
+        assert _table_contents(single) == _table_contents(engine)
+    finally:
+        single.dispose()
+
+
 def test_worker_errors_reach_the_caller_and_roll_back(engine, monkeypatch, tmp_path):
     monkeypatch.setenv("NORMBANK_INGEST_WORKER", "1")
     broken = tmp_path / "broken.csv"
