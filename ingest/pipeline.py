@@ -69,13 +69,13 @@ def _normalised(reader: Reader, path: Path, normaliser: Normaliser, batch_size: 
         yield normaliser.batch(records)
 
 
-def _use_worker(reader: Reader, path: Path) -> bool:
+def _use_worker(estimate: int | None) -> bool:
     setting = os.environ.get("NORMBANK_INGEST_WORKER", "auto").lower()
     if setting in {"0", "off", "false", "no"} or "fork" not in multiprocessing.get_all_start_methods():
         return False
     if setting in {"1", "on", "true", "yes"}:
         return True
-    return (os.cpu_count() or 1) >= 2 and (reader.estimate(path) or 0) >= WORKER_MIN_RECORDS
+    return (os.cpu_count() or 1) >= 2 and (estimate or 0) >= WORKER_MIN_RECORDS
 
 
 def _die_with_parent() -> None:
@@ -241,11 +241,12 @@ def run_import(
     report = ImportReport(source=source_name, format=reader.format, dry_run=dry_run)
     started = time.perf_counter()
     sha = content_sha256(path)
+    estimate = reader.estimate(path)  # a pass over the file (25 ms at 155k rows): once
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=reader.estimate(path), unit=" rows", desc=f"ingest {reader.format}", file=sys.stderr,
+        bar = tqdm(total=estimate, unit=" rows", desc=f"ingest {reader.format}", file=sys.stderr,
                    dynamic_ncols=True, mininterval=0.5)
     try:
         with engine.connect() as conn:
@@ -261,10 +262,9 @@ def run_import(
                     source=source_name, source_id=source_id, run_id=run_id, scales=scales,
                     reject_frame=getattr(reader.module, "reject_frame", None),
                 )
-                in_worker = _use_worker(reader, path)
+                in_worker = _use_worker(estimate)
                 # With a worker, the SQLite loader builds its deferred indexes while the worker finishes.
-                loader = make_loader(conn.dialect.name, raw, run_id,
-                                     expected_records=reader.estimate(path) if in_worker else None)
+                loader = make_loader(conn.dialect.name, raw, run_id, expected_records=estimate if in_worker else None)
                 normalised = _normalised_in_worker if in_worker else _normalised
                 with _no_cycle_collection():
                     for batch in normalised(reader, path, normaliser, batch_size):
