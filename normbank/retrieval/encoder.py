@@ -75,6 +75,7 @@ def get_encoder(model: str | None, *, cache_dir: str | Path | None = None, preci
     return SentenceTransformerEncoder(model, precision=precision)
 
 
+@lru_cache(maxsize=1)
 def cpu_has_native_bfloat16() -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (the avx512_bf16 or amx_bf16 flag, Linux only).
     Without it oneDNN emulates bfloat16 products, which are then no faster than float32."""
@@ -194,7 +195,7 @@ def _load_model(name: str, source: str, precision: str = "float32") -> _LoadedMo
         model = SentenceTransformer(source, device="cpu", local_files_only=True)
         model.eval()
         if precision == "bfloat16":
-            _bfloat16_linears(model)
+            log.info("embedding model %s: %d linear layers in bfloat16", name, _bfloat16_linears(model))
         get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dimension = int(get_dimension())
     except Exception as exc:  # noqa: BLE001 - any failure to load means the index cannot be built or queried
