@@ -219,7 +219,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     if reason is None and not args.rebuild:
         print(f"index is up to date ({retriever.store.current_manifest().build}); --rebuild forces a new one")
         return 0
-    print(f"building the index ({reason or 'forced'}) with {retriever.encoder.name}", file=sys.stderr)
+    precision = getattr(retriever.encoder, "precision", None)
+    with_model = retriever.encoder.name + (f" ({precision})" if precision else "")
+    print(f"building the index ({reason or 'forced'}) with {with_model}", file=sys.stderr)
     from schema.indexing import build_index
 
     manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
