@@ -12,17 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection
 
-from normbank.constraints import Atom, Kind, Relation, Subject
+from normbank.constraints import Atom, Kind, Subject
 from normbank.context import Context
 from normbank.ids import public_norm_id
 from normbank.reasoning import CompiledFrames, Frame, State, judge_behavior
 from normbank.retrieval.fusion import best_per_key, score_fusion
 from normbank.statements import atom_phrase
+from schema.catalog import norm_atoms, norm_select
 from schema.frames import FrameCache
-from schema.models import Behavior, ConstraintAtom, Norm, NormConstraint, Setting, Source
+from schema.models import Norm
 from api.retrieval import Retriever
 
 CANDIDATES = 100  # per retriever, before fusion
@@ -74,24 +75,8 @@ def rank(retriever: Retriever, text: str, *, mode: str = "hybrid", k: int = CAND
     return score_fusion(lists, weights)[:k]
 
 
-# Built once: constructing these statements cost more than running them (load_candidates was 2.3 ms
-# of CPU per /v1/ground over 100 candidates, most of it SQLAlchemy building and fetching row by row).
-_CANDIDATE_ROWS = (
-    select(Norm.id, Norm.label, Norm.statement, Norm.rule_text, Norm.row_number, Norm.support,
-           Setting.name.label("setting"), Behavior.name.label("behavior"), Source.name.label("source"),
-           Source.licence.label("licence"))
-    .join(Behavior, Behavior.id == Norm.behavior_id).join(Source, Source.id == Norm.source_id)
-    .outerjoin(Setting, Setting.id == Norm.setting_id).where(Norm.id.in_(bindparam("ids", expanding=True)))
-)
-_CANDIDATE_ATOMS = (
-    select(NormConstraint.norm_id, ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name,
-           ConstraintAtom.relation, ConstraintAtom.value)
-    .join(ConstraintAtom, ConstraintAtom.id == NormConstraint.atom_id)
-    .where(NormConstraint.norm_id.in_(bindparam("ids", expanding=True)))
-)
-_SUBJECTS = {s.value: s for s in Subject}
-_KINDS = {k.value: k for k in Kind}
-_RELATIONS = {r.value: r for r in Relation}
+# Built once, like `catalog.norm_atoms`'s: constructing the statement cost more than running it.
+_CANDIDATE_ROWS = norm_select().where(Norm.id.in_(bindparam("ids", expanding=True)))
 
 
 def load_candidates(conn: Connection, scored: Sequence[tuple[int, float]]) -> list[Candidate]:
@@ -100,9 +85,7 @@ def load_candidates(conn: Connection, scored: Sequence[tuple[int, float]]) -> li
     if not ids:
         return []
     rows = {r.id: r for r in conn.execute(_CANDIDATE_ROWS, {"ids": ids}).all()}
-    atoms: dict[int, list[Atom]] = {i: [] for i in ids}
-    for nid, subject, kind, name, relation, value in conn.execute(_CANDIDATE_ATOMS, {"ids": ids}).all():
-        atoms[nid].append(Atom(_SUBJECTS[subject], _KINDS[kind], name, _RELATIONS[relation], value))
+    atoms = norm_atoms(conn, ids)
     out = []
     for norm_id, score in scored:
         r = rows.get(norm_id)
@@ -111,7 +94,7 @@ def load_candidates(conn: Connection, scored: Sequence[tuple[int, float]]) -> li
         out.append(Candidate(
             id=norm_id, score=score, setting=r.setting, behavior=r.behavior, label=r.label, statement=r.statement,
             rule_text=r.rule_text, source={"name": r.source, "licence": r.licence, "row": r.row_number},
-            atoms=tuple(sorted(atoms[norm_id], key=lambda a: a.text)),
+            atoms=tuple(atoms[norm_id]),
         ))
     return out
 

@@ -174,6 +174,18 @@ class Atom:
         return make_atom(data["subject"], data["kind"], data["name"], data["relation"], data["value"])
 
 
+_SUBJECTS = {s.value: s for s in Subject}
+_KINDS = {k.value: k for k in Kind}
+_RELATIONS = {r.value: r for r in Relation}
+
+
+def stored_atom(subject: str, kind: str, name: str, relation: str, value: str) -> Atom:
+    """The atom a database row holds: its parts were normalised and checked when it was stored, so it is
+    built directly, with no parsing, and its enum members are looked up in dicts (cheaper than `Subject(...)`;
+    grounding builds thousands per request)."""
+    return Atom(_SUBJECTS[subject], _KINDS[kind], name, _RELATIONS[relation], value)
+
+
 def make_atom(subject: str, kind: str, name: str, relation: str, value: str) -> Atom:
     """Build a validated atom from loose parts (enum values or names, any case)."""
     try:

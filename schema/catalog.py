@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
-from normbank.constraints import Atom, Kind, Relation, Subject
+from normbank.constraints import Atom, stored_atom
 from normbank.scales import PROJECT_SCALES
 # The project's scales that describe a place rather than a person.
 ENVIRONMENT_SCALES = frozenset({"time of day", "temperature", "noise", "day of the week", "population density"})
@@ -18,7 +18,8 @@ from schema.models import (  # noqa: E402
 )
 
 
-def _norm_select():
+def norm_select():
+    """A norm's row with its setting, behaviour and source names (add the where clause)."""
     return (
         select(Norm.id, Norm.label, Norm.support, Norm.statement, Norm.rule_text, Norm.culture, Norm.category,
                Norm.split, Norm.row_number, Norm.extra, Setting.name.label("setting"), Behavior.name.label("behavior"),
@@ -29,18 +30,23 @@ def _norm_select():
     )
 
 
-def _atoms(conn: Connection, norm_ids: list[int]) -> dict[int, list[Atom]]:
+# Built once (expanding ids): building the statement per call cost more than running it for grounding's
+# 100 candidates (/v1/ground loaded them in 2.3 ms of CPU; 1.3-1.4 ms with this, fetched with all()).
+_NORM_ATOMS = (
+    select(NormConstraint.norm_id, ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name,
+           ConstraintAtom.relation, ConstraintAtom.value)
+    .join(ConstraintAtom, ConstraintAtom.id == NormConstraint.atom_id)
+    .where(NormConstraint.norm_id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def norm_atoms(conn: Connection, norm_ids: list[int]) -> dict[int, list[Atom]]:
+    """Each norm's atoms, in text order (an empty list for a norm without any)."""
     out: dict[int, list[Atom]] = {nid: [] for nid in norm_ids}
     if not norm_ids:
         return out
-    rows = conn.execute(
-        select(NormConstraint.norm_id, ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name,
-               ConstraintAtom.relation, ConstraintAtom.value)
-        .join(ConstraintAtom, ConstraintAtom.id == NormConstraint.atom_id)
-        .where(NormConstraint.norm_id.in_(norm_ids))
-    )
-    for nid, subject, kind, name, relation, value in rows:
-        out[nid].append(Atom(Subject(subject), Kind(kind), name, Relation(relation), value))
+    for nid, subject, kind, name, relation, value in conn.execute(_NORM_ATOMS, {"ids": norm_ids}).all():
+        out[nid].append(stored_atom(subject, kind, name, relation, value))
     for atoms in out.values():
         atoms.sort(key=lambda a: a.text)
     return out
@@ -81,10 +87,10 @@ def examples(conn: Connection, norm_id: int, limit: int = EXAMPLES_SHOWN) -> lis
 
 
 def get_norm(conn: Connection, norm_id: int) -> dict[str, Any] | None:
-    row = conn.execute(_norm_select().where(Norm.id == norm_id)).first()
+    row = conn.execute(norm_select().where(Norm.id == norm_id)).first()
     if row is None:
         return None
-    data = _norm_dict(row, _atoms(conn, [norm_id])[norm_id], _rows(conn, [norm_id])[norm_id])
+    data = _norm_dict(row, norm_atoms(conn, [norm_id])[norm_id], _rows(conn, [norm_id])[norm_id])
     data["examples"] = examples(conn, norm_id)
     return data
 
@@ -115,13 +121,13 @@ def list_norms(
         .outerjoin(Setting, Setting.id == Norm.setting_id).where(*filters)
     )
     total = int(conn.execute(count_query).scalar() or 0)
-    query = _norm_select().where(*filters)
+    query = norm_select().where(*filters)
     if after is not None:
         query = query.where(Norm.id > after)
     rows = conn.execute(query.order_by(Norm.id).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    atoms = _atoms(conn, [r.id for r in rows])
+    atoms = norm_atoms(conn, [r.id for r in rows])
     source_rows = _rows(conn, [r.id for r in rows])
     page = [_norm_dict(r, atoms[r.id], source_rows[r.id]) for r in rows]
     return page, total, (rows[-1].id if more and rows else None)

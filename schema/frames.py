@@ -21,18 +21,13 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from normbank.constraints import Atom, Kind, Relation, Subject, normalise_text
+from normbank.constraints import Atom, Kind, Subject, normalise_text, stored_atom
 from normbank.context import DimensionKey
 from normbank.errors import SettingNotFound
 from normbank.reasoning import CompiledFrames, Frame, forget_answers
 from normbank.scales import Scales
 from schema.models import Behavior, ConstraintAtom, Dimension, Norm, NormConstraint, Setting, Source
 from schema.queries import data_version, load_scales
-
-
-def _atom(subject: str, kind: str, name: str, relation: str, value: str) -> Atom:
-    # Stored atoms are already normalised: build them directly, no parsing.
-    return Atom(Subject(subject), Kind(kind), name, Relation(relation), value)
 
 
 def load_frames(conn: Connection, setting_id: int | None) -> list[Frame]:
@@ -56,7 +51,7 @@ def load_frames(conn: Connection, setting_id: int | None) -> list[Frame]:
     for norm_id, atom_id, subject, kind, name, relation, value in rows:
         atom = cache.get(atom_id)
         if atom is None:
-            atom = cache[atom_id] = _atom(subject, kind, name, relation, value)
+            atom = cache[atom_id] = stored_atom(subject, kind, name, relation, value)
         atoms_of.setdefault(norm_id, []).append(atom)
     frames = [
         Frame(id=nid, behavior=behavior, label=label, atoms=tuple(sorted(atoms_of.get(nid, ()), key=lambda a: a.text)),
