@@ -8,6 +8,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
+# NORMBANK_EMBEDDING_PRECISION: `auto` is bfloat16 where the CPU multiplies bfloat16 natively, else float32.
+EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 class Settings(BaseSettings):
@@ -47,8 +49,8 @@ class Settings(BaseSettings):
     @classmethod
     def _known_precision(cls, value: str) -> str:
         value = value.strip().lower()
-        if value not in ("auto", "float32", "bfloat16"):
-            raise ValueError("NORMBANK_EMBEDDING_PRECISION must be auto, float32 or bfloat16")
+        if value not in EMBEDDING_PRECISIONS:
+            raise ValueError(f"NORMBANK_EMBEDDING_PRECISION must be one of {', '.join(EMBEDDING_PRECISIONS)}")
         return value
 
     @property

@@ -31,6 +31,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from normbank.config import EMBEDDING_PRECISIONS, get_settings
 from normbank.errors import IndexNotReady, InvalidInput
 
 log = logging.getLogger("normbank.retrieval")
@@ -44,7 +45,7 @@ DEFAULT_BATCH_SIZE = 64
 DEFAULT_THREADS = 1
 # Precision of the torch backend's matrix products: `auto` is bfloat16 where the CPU multiplies bfloat16
 # natively (AVX512-BF16 or AMX), else float32. See `SentenceTransformerEncoder`.
-PRECISIONS = ("auto", "float32", "bfloat16")
+PRECISIONS = EMBEDDING_PRECISIONS
 
 
 class Encoder(Protocol):
@@ -488,8 +489,6 @@ class OnnxEncoder:
     def cache_dir(self) -> Path:
         if self._cache_dir is not None:
             return self._cache_dir
-        from normbank.config import get_settings
-
         return Path(get_settings().data_dir) / "models"
 
     def model_path(self) -> Path:
