@@ -41,9 +41,10 @@ class Retriever:
         self.engine = engine
         self.mode = settings.index_on_start
         self.store = IndexStore(Path(settings.data_dir) / "indexes")
-        self.models_dir = Path(settings.data_dir) / "models"  # exported ONNX models (NORMBANK_EMBEDDING_MODEL=onnx)
+        self.models_dir = Path(settings.data_dir) / "models"  # exported ONNX models (onnxruntime runtime)
         self.model = settings.embedding_model
         self.precision = settings.embedding_precision
+        self.runtime = settings.embedding_runtime
         self._encoder = encoder
         self._loaded: LoadedIndexes | None = None
         self._loaded_at = 0.0
@@ -62,7 +63,8 @@ class Retriever:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    self._encoder = get_encoder(self.model, cache_dir=self.models_dir, precision=self.precision)
+                    self._encoder = get_encoder(self.model, cache_dir=self.models_dir, precision=self.precision,
+                                                runtime=self.runtime)
         return self._encoder
 
     def staleness(self) -> str | None:

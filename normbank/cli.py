@@ -219,8 +219,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     if reason is None and not args.rebuild:
         print(f"index is up to date ({retriever.store.current_manifest().build}); --rebuild forces a new one")
         return 0
-    precision = getattr(retriever.encoder, "precision", None)
-    with_model = retriever.encoder.name + (f" ({precision})" if precision else "")
+    how = ", ".join(filter(None, (getattr(retriever.encoder, "precision", None),
+                                  getattr(retriever.encoder, "runtime", None))))
+    with_model = retriever.encoder.name + (f" ({how})" if how else "")
     print(f"building the index ({reason or 'forced'}) with {with_model}", file=sys.stderr)
     from schema.indexing import build_index
 

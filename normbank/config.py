@@ -10,6 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATA_DIR = Path("var")
 # NORMBANK_EMBEDDING_PRECISION: `auto` is bfloat16 where the CPU multiplies bfloat16 natively, else float32.
 EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16")
+# NORMBANK_EMBEDDING_RUNTIME: what runs the packaged model. `auto` is torch where it runs in bfloat16, else
+# onnxruntime in float32 (the same vectors, faster on CPUs without bfloat16) when onnxruntime is installed.
+EMBEDDING_RUNTIMES = ("auto", "torch", "onnxruntime")
 
 
 class Settings(BaseSettings):
@@ -37,6 +40,15 @@ class Settings(BaseSettings):
             "cosine 0.9999 of float32 ones and about twice as fast to compute."
         ),
     )
+    embedding_runtime: str = Field(
+        "auto",
+        description=(
+            "What runs the embedding model: auto (torch where its linear layers run in bfloat16; otherwise "
+            "onnxruntime in float32 for the packaged model, when onnxruntime is installed; else torch), torch or "
+            "onnxruntime (float32 only; the model exported to ONNX once and cached in <data_dir>/models). Both "
+            "runtimes give the same vectors (cosine 0.99999), so an index built by one serves the other."
+        ),
+    )
     index_on_start: str = Field(
         "rebuild", description="What the server does with a stale or missing index at start: rebuild, ignore."
     )
@@ -51,6 +63,14 @@ class Settings(BaseSettings):
         value = value.strip().lower()
         if value not in EMBEDDING_PRECISIONS:
             raise ValueError(f"NORMBANK_EMBEDDING_PRECISION must be one of {', '.join(EMBEDDING_PRECISIONS)}")
+        return value
+
+    @field_validator("embedding_runtime")
+    @classmethod
+    def _known_runtime(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in EMBEDDING_RUNTIMES:
+            raise ValueError(f"NORMBANK_EMBEDDING_RUNTIME must be one of {', '.join(EMBEDDING_RUNTIMES)}")
         return value
 
     @property

@@ -1,15 +1,17 @@
 """Index build at NormBank scale, HNSW against exact search, and server RSS, as one JSON object.
 
     python tests/bench/bench_index.py [--database sqlite:///var/bench.db] [--rows 155423] [--repeats 3]
-                                      [--backends torch,torch-float32,onnx] [--workdir DIR] [--out FILE]
+                                      [--backends default,torch,torch-float32,onnxruntime-float32,onnx]
+                                      [--workdir DIR] [--out FILE]
 
 Without `--database` it generates the corpus (generate_normbank.py, seed 0, `--rows` rows) and imports it
-into a scratch SQLite file with `normbank ingest normbank`. Then, per embedding backend (`torch`, the
-default configuration, bfloat16 linear layers where the CPU has native bfloat16; `torch-float32`, the same
-model in float32; `onnx`, the same model as ONNX int8, when onnxruntime is installed) and per repeat, a fresh
+into a scratch SQLite file with `normbank ingest normbank`. Then, per embedding backend (`default`, the
+default configuration: torch with bfloat16 linear layers where the CPU has native bfloat16, else onnxruntime
+in float32; `torch`, torch with its default precision; `torch-float32`, torch in float32;
+`onnxruntime-float32`, onnxruntime in float32; `onnx`, the same model as ONNX int8) and per repeat, a fresh
 process builds every index from scratch (`schema.indexing.build_index`, what `normbank index` runs) and
 reports distinct texts, texts/s, embedding and indexing seconds, total build seconds, index size on disk
-and that process's peak RSS (GNU time). The ONNX model is exported once, before the timed builds.
+and that process's peak RSS (GNU time). ONNX models are exported once, before the timed builds.
 
 Then, on the last build of each backend:
 - `hnsw`: the largest collection (the norms, HNSW above the exact threshold) against exact search of the
@@ -43,9 +45,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from run_all import PY, emit, run_json, summary  # noqa: E402
 
-# backend -> (NORMBANK_EMBEDDING_MODEL, NORMBANK_EMBEDDING_PRECISION): `torch` is the default configuration
-# (bfloat16 linear layers on a CPU with native bfloat16), `torch-float32` the same model in float32.
-SPECS = {"torch": (None, "auto"), "torch-float32": (None, "float32"), "onnx": ("onnx", "auto")}
+# backend -> (NORMBANK_EMBEDDING_MODEL, NORMBANK_EMBEDDING_PRECISION, NORMBANK_EMBEDDING_RUNTIME)
+SPECS = {
+    "default": (None, "auto", "auto"),
+    "torch": (None, "auto", "torch"),
+    "torch-float32": (None, "float32", "torch"),
+    "onnxruntime-float32": (None, "float32", "onnxruntime"),
+    "onnx": ("onnx", "auto", "auto"),
+}
 QUERIES = 300
 
 
@@ -64,15 +71,16 @@ def child_build(args) -> dict:
     from schema.indexing import build_index
 
     engine = make_engine(args.database)
-    model, precision = SPECS[args.backend]
-    encoder = get_encoder(model, cache_dir=args.models, precision=precision)
+    model, precision, runtime = SPECS[args.backend]
+    encoder = get_encoder(model, cache_dir=args.models, precision=precision, runtime=runtime)
     started, cpu = time.perf_counter(), time.process_time()
     encoder.encode(["warm up the model"])  # loading is not building
     load_seconds = time.perf_counter() - started
     started, cpu = time.perf_counter(), time.process_time()
     manifest = build_index(engine, IndexStore(args.data_dir / "indexes"), encoder)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-    return {"model": manifest.model, "precision": manifest.precision, "distinct_texts": manifest.distinct_texts, "collections": manifest.collections,
+    return {"model": manifest.model, "precision": manifest.precision, "runtime": encoder.runtime,
+            "distinct_texts": manifest.distinct_texts, "collections": manifest.collections,
             "embed_seconds": manifest.embed_seconds, "index_seconds": manifest.index_seconds,
             "build_seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
             "load_seconds": round(load_seconds, 2),
@@ -104,8 +112,8 @@ def child_hnsw(args) -> dict:
     rng = random.Random(0)
     pool = [text for _, text in texts["behaviors"]] + [text for _, text in texts["values"]]
     queries = [f"{rng.choice(pool)}" for _ in range(QUERIES)]
-    model, precision = SPECS[args.backend]
-    encoder = get_encoder(model, cache_dir=args.models, precision=precision)
+    model, precision, runtime = SPECS[args.backend]
+    encoder = get_encoder(model, cache_dir=args.models, precision=precision, runtime=runtime)
     query_vectors = np.vstack([encoder.encode([q]) for q in queries])  # one at a time, as the service does
     encode_ms = []
     for q in queries[:100]:
@@ -146,7 +154,8 @@ def child_server(args) -> dict:
     from normbank.config import get_settings
 
     settings = get_settings(database_url=args.database, data_dir=args.data_dir, index_on_start="demand",
-                            embedding_model=SPECS[args.backend][0], embedding_precision=SPECS[args.backend][1])
+                            embedding_model=SPECS[args.backend][0], embedding_precision=SPECS[args.backend][1],
+                            embedding_runtime=SPECS[args.backend][2])
     before = rss_mb()
     started = time.perf_counter()
     with TestClient(create_app(settings)) as client:
@@ -172,7 +181,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--database", default=None, help="a database already holding the corpus")
     parser.add_argument("--rows", type=int, default=155_423)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--backends", default=None, help="comma-separated: torch,torch-float32,onnx (default: torch, and onnx when installed)")
+    parser.add_argument("--backends", default="default,onnx",
+                        help=f"comma-separated, of: {','.join(SPECS)} (default: default,onnx)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--child", choices=("build", "hnsw", "server"), help=argparse.SUPPRESS)
@@ -203,24 +213,21 @@ def main(argv=None) -> dict:
                                         "--database", database])
     report["database"] = database.split("///")[-1] if database.startswith("sqlite") else "postgresql"
 
-    if args.backends:
-        backends = args.backends.split(",")
-    else:
-        try:
-            import onnxruntime  # noqa: F401
-
-            backends = ["torch", "onnx"]
-        except ImportError:
-            backends = ["torch"]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = sorted(set(backends) - set(SPECS))
+    if unknown:
+        raise SystemExit(f"unknown backends {unknown}: expected some of {', '.join(SPECS)}")
     for backend in backends:
         data_dir = work / f"data-{backend}"
         runs = []
-        if backend == "onnx":  # export (and quantise) once, untimed: a one-off per model and machine
-            from normbank.retrieval.encoder import get_encoder
+        from normbank.retrieval.encoder import get_encoder
 
+        model, precision, runtime = SPECS[backend]
+        encoder = get_encoder(model, cache_dir=models, precision=precision, runtime=runtime)
+        if encoder.runtime == "onnxruntime":  # export once, untimed: a one-off per model and machine
             t = time.perf_counter()
-            get_encoder("onnx", cache_dir=models).encode(["export"])
-            report.setdefault("onnx_export_seconds", round(time.perf_counter() - t, 1))
+            encoder.encode(["export"])
+            report.setdefault("onnx_export_seconds", {})[encoder.precision] = round(time.perf_counter() - t, 1)
         for _ in range(args.repeats):
             shutil.rmtree(data_dir, ignore_errors=True)
             result, peak = child("build", backend, database, data_dir, models)
@@ -228,7 +235,8 @@ def main(argv=None) -> dict:
             runs.append(result)
             print(f"{backend}: {json.dumps(result)}", file=sys.stderr)
         last = runs[-1]
-        entry = {key: last[key] for key in ("model", "precision", "distinct_texts", "collections", "bytes_on_disk")}
+        entry = {key: last[key] for key in ("model", "precision", "runtime", "distinct_texts", "collections",
+                                            "bytes_on_disk")}
         entry["index_mb_on_disk"] = round(last["bytes_on_disk"] / 1e6, 1)
         for key in ("texts_per_second", "embed_seconds", "index_seconds", "build_seconds", "cpu_seconds",
                     "process_peak_rss_mb"):

@@ -74,8 +74,8 @@ def test_get_encoder_names():
     assert isinstance(get_encoder("hashing"), HashingEncoder)
     assert get_encoder("hashing").dimension == 384
     assert get_encoder("hashing-128").name == "hashing-128"
-    default = get_encoder(None)
-    assert isinstance(default, SentenceTransformerEncoder) and default.name == DEFAULT_MODEL_NAME
+    default = get_encoder(None)  # torch or onnxruntime by the CPU (test_runtime_is_resolved_and_checked)
+    assert default.name == DEFAULT_MODEL_NAME and not default.loaded
     assert get_encoder("/models/mine").name == "/models/mine"
     for bad in ("hashing-", "hashing-x", "hashing-0"):
         with pytest.raises(InvalidInput):
@@ -144,6 +144,50 @@ def test_settings_reject_an_unknown_precision():
         get_settings(embedding_precision="half")
 
 
+def test_runtime_is_resolved_and_checked(monkeypatch, tmp_path):
+    from normbank.retrieval import encoder as encoder_module
+    from normbank.retrieval.encoder import OnnxEncoder, resolve_runtime
+
+    monkeypatch.setattr(encoder_module, "onnxruntime_installed", lambda: True)
+    # a CPU with native bfloat16: torch, in bfloat16
+    monkeypatch.setattr(encoder_module, "cpu_has_native_bfloat16", lambda: True)
+    assert resolve_runtime("auto") == "torch"
+    assert isinstance(get_encoder(None), SentenceTransformerEncoder)
+    # asked for float32 there, or on a CPU without bfloat16: onnxruntime in float32, named like torch
+    assert resolve_runtime("auto", "float32") == "onnxruntime"
+    monkeypatch.setattr(encoder_module, "cpu_has_native_bfloat16", lambda: False)
+    encoder = get_encoder(None, cache_dir=tmp_path)
+    assert isinstance(encoder, OnnxEncoder) and not encoder.quantize and not encoder.loaded
+    assert (encoder.name, encoder.precision, encoder.runtime) == (DEFAULT_MODEL_NAME, "float32", "onnxruntime")
+    assert encoder.name == SentenceTransformerEncoder().name  # one index serves both runtimes
+    assert encoder.cache_dir() == tmp_path and "fp32" in encoder.model_path().name
+    assert "int8" in get_encoder("onnx", cache_dir=tmp_path).model_path().name
+    # a model other than the packaged one stays on torch unless onnxruntime is asked for
+    assert resolve_runtime("auto", "auto", "/models/mine") == "torch"
+    assert resolve_runtime("onnxruntime", "auto", "/models/mine") == "onnxruntime"
+    # forced either way; onnxruntime has no bfloat16
+    assert isinstance(get_encoder(None, runtime=" Torch "), SentenceTransformerEncoder)
+    assert resolve_runtime("onnxruntime", "float32") == "onnxruntime"
+    with pytest.raises(InvalidInput, match="float32 only"):
+        get_encoder(None, runtime="onnxruntime", precision="bfloat16")
+    with pytest.raises(InvalidInput, match="runtime"):
+        get_encoder(None, runtime="tensorflow")
+    # without onnxruntime, auto falls back to torch
+    monkeypatch.setattr(encoder_module, "onnxruntime_installed", lambda: False)
+    assert isinstance(get_encoder(None), SentenceTransformerEncoder)
+
+
+def test_settings_reject_an_unknown_runtime():
+    from pydantic import ValidationError
+
+    from normbank.config import get_settings
+
+    assert get_settings().embedding_runtime == "auto"
+    assert get_settings(embedding_runtime=" ONNXRuntime ").embedding_runtime == "onnxruntime"
+    with pytest.raises(ValidationError, match="NORMBANK_EMBEDDING_RUNTIME"):
+        get_settings(embedding_runtime="jax")
+
+
 @pytest.mark.slow
 def test_bfloat16_linears_stay_within_cosine_0_9999_of_float32():
     import torch
@@ -169,12 +213,19 @@ def test_batches_run_on_several_workers_and_rows_keep_the_callers_order():
     from normbank.retrieval.encoder import _encode_batched
 
     texts = [f"text number {i} " + "x" * (i % 7) for i in range(50)]
+    import itertools
+    import threading
+
     seen_threads = set()
+    # The first two batches wait for each other, so they must run on two threads at once (without it, on a
+    # loaded machine one thread could finish every batch before the others start).
+    both = threading.Barrier(2, timeout=10)
+    calls = itertools.count()  # next() is atomic: exactly the calls numbered 0 and 1 wait
 
     def run(batch):
-        import threading
-
         seen_threads.add(threading.get_ident())
+        if next(calls) < 2:
+            both.wait()
         return HashingEncoder(16).encode(batch)
 
     out = _encode_batched(texts, 16, run, batch_size=4, progress=False, desc="t", workers=3)
@@ -261,6 +312,21 @@ def test_onnx_int8_is_close_to_torch_and_cached(onnx_encoder):
     again = OnnxEncoder(cache_dir=onnx_encoder.cache_dir())
     np.testing.assert_allclose(again.encode(REAL_SENTENCES), vectors, atol=1e-6)
     assert path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.slow
+def test_onnx_float32_gives_torch_float32_vectors(tmp_path):
+    from normbank.retrieval.encoder import OnnxEncoder
+
+    encoder = OnnxEncoder(cache_dir=tmp_path, quantize=False)
+    reference = SentenceTransformerEncoder(precision="float32").encode(REAL_SENTENCES)
+    vectors = encoder.encode(REAL_SENTENCES)
+    assert vectors.shape == reference.shape and vectors.dtype == np.float32
+    assert (vectors * reference).sum(axis=1).min() >= 0.99999
+    assert encoder.model_path().is_file() and "fp32" in encoder.model_path().name
+    # no activation quantisation: a text's vector does not depend on its batch-mates
+    alone = np.vstack([encoder.encode([t]) for t in REAL_SENTENCES])
+    np.testing.assert_allclose(encoder.encode(REAL_SENTENCES, batch_size=5), alone, atol=1e-5)
 
 
 @pytest.mark.slow
