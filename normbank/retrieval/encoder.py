@@ -25,6 +25,7 @@ import re
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -387,7 +388,7 @@ class SentenceTransformerEncoder:
         return _load_model(self.name, source, self.precision)
 
 
-# --- ONNX int8 -------------------------------------------------------------------------------------
+# --- ONNX: float32 and int8 ------------------------------------------------------------------------
 
 ONNX_EXPORT_VERSION = 1  # part of the cached file's name: bump when the export or quantisation changes
 ONNX_OPSET = 17
@@ -465,7 +466,11 @@ def _export_onnx(source: Path, target: Path, *, quantize: bool = True) -> None:
         fp32 = Path(tmp) / "model.onnx"
         int8 = Path(tmp) / "model-int8.onnx"
         axes = {0: "batch", 1: "tokens"}
-        with torch.inference_mode():
+        # The tracer warns about shapes it records as constants; none of them is dynamic in this model (the
+        # exported graph gives torch's vectors: tests/normbank/retrieval/test_encoder.py), so a first server
+        # start stays quiet. catch_warnings is process-wide, and an export happens once per model.
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 TokenEmbeddings(model), (dummy, dummy, torch.zeros_like(dummy)), str(fp32), dynamo=False,
                 input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["token_embeddings"],
