@@ -9,6 +9,8 @@ TRUE frame gives way to it, and applicable frames rank above conditional ones.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -56,23 +58,37 @@ class Candidate:
         return self.rule_text or self.statement
 
 
+def _lexical(retriever: Retriever, text: str, k: int) -> list[tuple[int, float]]:
+    return best_per_key((norm_id, score) for norm_id, _kind, score in retriever.lexical(text, k, kind="norm"))
+
+
+_side_pool: ThreadPoolExecutor | None = None
+_side_pool_lock = threading.Lock()
+
+
+def _side() -> ThreadPoolExecutor:
+    """Threads for the full-text search of hybrid ranking, made on first use (never before a fork)."""
+    global _side_pool
+    if _side_pool is None:
+        with _side_pool_lock:
+            if _side_pool is None:
+                _side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="normbank-lexical")
+    return _side_pool
+
+
 def rank(retriever: Retriever, text: str, *, mode: str = "hybrid", k: int = CANDIDATES) -> list[tuple[int, float]]:
-    """Norm ids best first for a free text, by dense, lexical or fused retrieval."""
-    lists: list[list[tuple[int, float]]] = []
-    weights: list[float] = []
-    if mode == "dense" or (mode == "hybrid" and retriever.dense_available()):
-        dense = retriever.dense(text, "norm_prototypes", k)
-        if mode == "dense":
-            return dense
-        lists.append(dense)
-        weights.append(WEIGHTS["dense"])
-    if mode in ("hybrid", "lexical"):
-        found = best_per_key((norm_id, score) for norm_id, _kind, score in retriever.lexical(text, k, kind="norm"))
-        if mode == "lexical":
-            return found[:k]
-        lists.append(found)
-        weights.append(WEIGHTS["lexical"])
-    return score_fusion(lists, weights)[:k]
+    """Norm ids best first for a free text, by dense, lexical or fused retrieval. In hybrid mode the
+    full-text search runs on another thread while the query is encoded: the database and the model
+    runtime both release the GIL, so on a machine with a second core the lexical list costs no wall time."""
+    if mode == "lexical":
+        return _lexical(retriever, text, k)[:k]
+    if mode == "dense":
+        return retriever.dense(text, "norm_prototypes", k)
+    if not retriever.dense_available():  # hybrid without an index: the lexical list, standardised
+        return score_fusion([_lexical(retriever, text, k)], [WEIGHTS["lexical"]])[:k]
+    pending = _side().submit(_lexical, retriever, text, k)
+    dense = retriever.dense(text, "norm_prototypes", k)  # if it raises, the search finishes unread
+    return score_fusion([dense, pending.result()], [WEIGHTS["dense"], WEIGHTS["lexical"]])[:k]
 
 
 # Built once, like `catalog.norm_atoms`'s: constructing the statement cost more than running it.

@@ -199,3 +199,38 @@ def test_linking_reads_candidate_vectors_from_the_index_and_encodes_only_the_que
         Recording.name = "hashing-other"
         retriever.link("drink alcohool", "behavior", behaviors)
         assert set(behaviors) <= set(asked)
+
+
+def test_hybrid_ranking_searches_full_text_while_the_query_is_encoded(client, monkeypatch):
+    import threading
+
+    import pytest
+
+    from api import grounding
+    from normbank.retrieval.fusion import score_fusion
+
+    retriever = client.app.state.retriever
+    assert retriever.dense_available()
+    threads = []
+    original = retriever.lexical
+
+    def lexical(text, k, *, kind=None):
+        threads.append(threading.current_thread().name)
+        return original(text, k, kind=kind)
+
+    monkeypatch.setattr(retriever, "lexical", lexical)
+    text = "a teenage customer wants to drink alcohol with dinner"
+    fused = grounding.rank(retriever, text, k=20)
+    assert threads == [threads[0]] and threads[0].startswith("normbank-lexical")
+    # the same fusion as one list after the other
+    expected = score_fusion([retriever.dense(text, "norm_prototypes", 20), grounding._lexical(retriever, text, 20)],
+                            [grounding.WEIGHTS["dense"], grounding.WEIGHTS["lexical"]])[:20]
+    assert fused and fused == expected
+    # a failure on the dense side is the caller's error, not lost on the other thread
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("encoder crashed")
+
+    monkeypatch.setattr(retriever, "dense", broken)
+    with pytest.raises(RuntimeError, match="encoder crashed"):
+        grounding.rank(retriever, text, k=20)
