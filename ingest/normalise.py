@@ -20,7 +20,7 @@ from normbank.errors import InvalidInput
 from normbank.ids import stable_id
 from normbank.labels import Label
 from normbank.scales import Scales
-from normbank.statements import render_statement, when_phrase
+from normbank.statements import atom_phrase, condition_order, render_statement, when_phrase
 from ingest.readers.csvutil import raw_line
 from ingest.records import DimensionEntry, NormRecord, Record, Rejected, SettingEntry
 
@@ -57,8 +57,10 @@ def norm_id(source: str, setting: str | None, behavior: str, label: str, constra
             culture: str | None = None, category: str | None = None) -> int:
     """Stable across re-imports: the source plus the normalised frame (and, for corpora that have them,
     the rule text, culture and category: the same text in two categories is two norms)."""
-    parts = (source, setting, behavior, label, constraints, rule_text, culture, category)
-    return _hash_id(_SEP.join(["norm", *[_NONE if p is None else p for p in parts]]))
+    return _hash_id(_SEP.join((
+        "norm", source, _NONE if setting is None else setting, behavior, label, constraints,
+        _NONE if rule_text is None else rule_text, _NONE if culture is None else culture,
+        _NONE if category is None else category)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +112,10 @@ class _BoundedCache(OrderedDict):
 
 class _AtomInfo:
     """One distinct atom of the run, made once: frames, sets of atoms and dimension groups hold these and
-    hash them by identity (an `Atom` hashes three enums in Python). `id` is set once its row is emitted."""
+    hash them by identity (an `Atom` hashes three enums in Python). `id` is set once its row is emitted;
+    `phrase` and `order` are its condition in a statement and that condition's place (`when_phrase`)."""
 
-    __slots__ = ("atom", "text", "dimension", "ordinal", "id")
+    __slots__ = ("atom", "text", "dimension", "ordinal", "id", "phrase", "order")
 
     def __init__(self, atom: Atom):
         self.atom = atom
@@ -120,9 +123,12 @@ class _AtomInfo:
         self.dimension = f"{atom.subject}{_SEP}{atom.kind}{_SEP}{atom.name}"  # one string: hashed in C
         self.ordinal = atom.relation in ORDINAL_RELATIONS
         self.id: int | None = None
+        self.phrase = atom_phrase(atom)
+        self.order = condition_order(atom)
 
 
 _BY_TEXT = attrgetter("text")
+_BY_ORDER = attrgetter("order")
 
 
 class Normaliser:
@@ -140,10 +146,15 @@ class Normaliser:
         run_id: int,
         scales: Scales,
         reject_frame: Callable[[tuple[Atom, ...]], str | None] | None = None,
+        reject_atom: Callable[[Atom], str | None] | None = None,
     ):
+        """`reject_frame(atoms)`: why a frame is dropped, or None. Or `reject_atom(atom)`, when a frame is
+        dropped for its first atom (in canonical order) with a reason: then each atom is asked once per run."""
         self.source, self.source_id, self.run_id = source, source_id, run_id
         self.scales = scales
         self.reject_frame = reject_frame
+        self.reject_atom = reject_atom
+        self._atom_rejects: dict[_AtomInfo, str | None] = {}  # reject_atom's answers (bounded by the atoms)
         self._frames = _BoundedCache(FRAME_CACHE_SIZE)  # raw constraint text -> Frame or reason
         self._atom_sets = _BoundedCache(FRAME_CACHE_SIZE)  # frozenset of atoms -> Frame or reason
         self._group_verdicts: dict[tuple[_AtomInfo, ...], str | None] = {}
@@ -165,7 +176,8 @@ class Normaliser:
             try:
                 # A generator, not a list: parse_atom remembers its errors with their tracebacks, whose
                 # frames would otherwise keep every caller's frame (and the batch of records) alive.
-                infos = frozenset(self._part(part) for part in split_conjunction(text))
+                parts = self._parts
+                infos = frozenset(parts.get(part) or self._part(part) for part in split_conjunction(text))
             except InvalidInput as exc:
                 frame = exc.message
             else:
@@ -191,12 +203,27 @@ class Normaliser:
         infos = sorted(info_set, key=_BY_TEXT)  # as normalise_frame orders them
         atoms = tuple([info.atom for info in infos])
         reason = self._contradiction(infos)
-        if reason is None and self.reject_frame:
+        if reason is None and self.reject_atom:
+            reason = self._rejected_atom(infos)
+        elif reason is None and self.reject_frame:
             reason = self.reject_frame(atoms)
         if reason:
             return reason
-        return Frame(atoms, tuple([self._emit_atom(batch, info) for info in infos]),
-                     join_atom_texts(info.text for info in infos), when_phrase(atoms))
+        # when_phrase(atoms), from each atom's phrase made once (the sort is stable, as when_phrase's)
+        when = " when " + " and ".join([info.phrase for info in sorted(infos, key=_BY_ORDER)]) if infos else ""
+        emit = self._emit_atom
+        return Frame(atoms, tuple([info.id if info.id is not None else emit(batch, info) for info in infos]),
+                     join_atom_texts([info.text for info in infos]), when)
+
+    def _rejected_atom(self, infos: list[_AtomInfo]) -> str | None:
+        rejects = self._atom_rejects
+        for info in infos:
+            reason = rejects.get(info, False)
+            if reason is False:
+                reason = rejects[info] = self.reject_atom(info.atom)
+            if reason:
+                return reason
+        return None
 
     def _contradiction(self, infos: list[_AtomInfo]) -> str | None:
         """`normbank.constraints.contradiction(atoms)`, decided and remembered one dimension at a time."""
@@ -266,7 +293,7 @@ class Normaliser:
 
     # -- records --------------------------------------------------------------------------------
     def _norm(self, batch: Batch, record: NormRecord) -> None:
-        behavior = self._text(record.behavior)
+        behavior = self._texts.get(record.behavior) or self._text(record.behavior)
         if not behavior:
             return self._reject(batch, record.row_number, record.raw, "empty behavior", self.run_id, self.source_id)
         label = _LABELS.get(record.label)
@@ -284,9 +311,9 @@ class Normaliser:
             frame = self._frame(batch, record.constraints or "")
         if isinstance(frame, str):
             return self._reject(batch, record.row_number, record.raw, frame, self.run_id, self.source_id)
-        setting = self._text(record.setting) if record.setting else None
-        sid = self._setting(batch, setting) if setting else None
-        bid = self._behavior(batch, behavior)
+        setting = (self._texts.get(record.setting) or self._text(record.setting)) if record.setting else None
+        sid = (self._seen_settings.get(setting) or self._setting(batch, setting)) if setting else None
+        bid = self._seen_behaviors.get(behavior) or self._behavior(batch, behavior)
         nid = norm_id(self.source, setting, behavior, label, frame.canonical, record.rule_text, record.culture,
                       record.category)
         emitted = self._norms.get(nid)

@@ -261,6 +261,7 @@ def run_import(
                 normaliser = Normaliser(
                     source=source_name, source_id=source_id, run_id=run_id, scales=scales,
                     reject_frame=getattr(reader.module, "reject_frame", None),
+                    reject_atom=getattr(reader.module, "reject_atom", None),
                 )
                 in_worker = _use_worker(estimate)
                 # With a worker, the SQLite loader builds its deferred indexes while the worker finishes.

@@ -58,6 +58,9 @@ def when_phrase(atoms: Iterable[Atom]) -> str:
     return f" when {conditions}" if conditions else ""
 
 
+_PHRASE_OF_LABEL = {label.value: phrase for label, phrase in LABEL_PHRASE.items()}  # by the plain string
+
+
 def render_statement(setting: str | None, behavior: str, label: str, atoms: Iterable[Atom] = (), *,
                      when: str | None = None) -> str:
     """A frame as one sentence, e.g. 'In a restaurant, "drink alcohol" is taboo when the person is a customer.'
@@ -66,4 +69,5 @@ def render_statement(setting: str | None, behavior: str, label: str, atoms: Iter
     where = f"In {_article(setting)} {setting}, " if setting else ""
     if when is None:
         when = when_phrase(atoms)
-    return f'{where}"{behavior}" is {LABEL_PHRASE[Label(label)]}{when}.'
+    phrase = _PHRASE_OF_LABEL.get(label) or LABEL_PHRASE[Label(label)]
+    return f'{where}"{behavior}" is {phrase}{when}.'

@@ -46,16 +46,21 @@ def estimate(path: Path) -> int | None:
     return count_records(path)
 
 
+def reject_atom(atom: Atom) -> str | None:
+    """Why a frame with this atom is dropped by this corpus's filter rules, or None."""
+    return DROPPED_ATOMS.get(atom)
+
+
 def reject_frame(atoms: tuple[Atom, ...]) -> str | None:
-    """Why a parsed frame is dropped by this corpus's filter rules, or None."""
+    """Why a parsed frame is dropped by this corpus's filter rules, or None: its first atom's reason."""
     for atom in atoms:
-        reason = DROPPED_ATOMS.get(atom)
+        reason = reject_atom(atom)
         if reason:
             return reason
     return None
 
 
-_LABELS = {label.value: label for label in Label}
+_LABELS = {label.value: (label.value, NORMBANK_LABEL_NUMBER[label]) for label in Label}  # norm -> (label, number)
 
 
 def read(path: Path) -> Iterator[Record]:
@@ -76,12 +81,13 @@ def read(path: Path) -> Iterator[Record]:
             yield Rejected(number, raw_line(fields), "empty behavior")
             continue
         norm = fields[norm_i].strip().lower()
-        label = _LABELS.get(norm)
-        if label is None:
+        known = _LABELS.get(norm)
+        if known is None:
             yield Rejected(number, raw_line(fields), f"bad norm {norm!r}: expected one of expected, normal, taboo")
             continue
         number_label = fields[label_i].strip() if label_i is not None else ""
-        if number_label and number_label != NORMBANK_LABEL_NUMBER[label]:
+        label, number_of_label = known
+        if number_label and number_label != number_of_label:
             yield Rejected(
                 number, raw_line(fields),
                 f"label {number_label!r} does not match norm {norm!r} (expected 2, normal 1, taboo 0)",
@@ -92,7 +98,7 @@ def read(path: Path) -> Iterator[Record]:
             raw=fields,
             setting=fields[setting_i].strip() or None,
             behavior=behavior,
-            label=label.value,
+            label=label,
             constraints=fields[constraints_i],
             split=(fields[split_i].strip() or None) if split_i is not None else None,
             annotator=(fields[worker_i].strip() or None) if worker_i is not None else None,

@@ -294,3 +294,25 @@ def test_fast_ids_equal_stable_id():
     for parts in [("normbank", "bar", "drink", "taboo", "x", None, None, None),
                   ("normdial", None, "greet", "expected", "", "Greet elders", "american", "greeting")]:
         assert norm_id(*parts) == stable_id("norm", *parts)
+
+
+def test_normaliser_asks_reject_atom_once_per_atom_with_reject_frames_answers():
+    """Given the reader's `reject_atom`, the normaliser drops the frames `reject_frame` drops, with the same
+    reasons, and builds the same rows (statements included)."""
+    from ingest.normalise import Normaliser
+    from ingest.readers import normbank
+    from normbank.scales import DEFAULT_SCALES
+
+    asked = []
+
+    def reject_atom(atom):
+        asked.append(atom)
+        return normbank.reject_atom(atom)
+
+    batches = []
+    for kw in ({"reject_frame": normbank.reject_frame}, {"reject_frame": normbank.reject_frame, "reject_atom": reject_atom}):
+        normaliser = Normaliser(source="normbank", source_id=1, run_id=1, scales=DEFAULT_SCALES, **kw)
+        batches.append(normaliser.batch(normbank.read(NOISE)))
+    assert batches[0] == batches[1]
+    assert any("condition or state is alive" in row[4] for row in batches[1].rejected_row)
+    assert len(asked) == len(set(asked)) > 0
