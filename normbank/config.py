@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
@@ -13,6 +13,7 @@ EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16")
 # NORMBANK_EMBEDDING_RUNTIME: what runs the packaged model. `auto` is torch where it runs in bfloat16, else
 # onnxruntime in float32 (the same vectors, faster on CPUs without bfloat16) when onnxruntime is installed.
 EMBEDDING_RUNTIMES = ("auto", "torch", "onnxruntime")
+_CHOICES = {"embedding_precision": EMBEDDING_PRECISIONS, "embedding_runtime": EMBEDDING_RUNTIMES}
 
 
 class Settings(BaseSettings):
@@ -57,20 +58,13 @@ class Settings(BaseSettings):
     )
     api_token: str | None = Field(None, description="Token required by write endpoints (imports).")
 
-    @field_validator("embedding_precision")
+    @field_validator("embedding_precision", "embedding_runtime")
     @classmethod
-    def _known_precision(cls, value: str) -> str:
+    def _one_of_the_choices(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip().lower()
-        if value not in EMBEDDING_PRECISIONS:
-            raise ValueError(f"NORMBANK_EMBEDDING_PRECISION must be one of {', '.join(EMBEDDING_PRECISIONS)}")
-        return value
-
-    @field_validator("embedding_runtime")
-    @classmethod
-    def _known_runtime(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value not in EMBEDDING_RUNTIMES:
-            raise ValueError(f"NORMBANK_EMBEDDING_RUNTIME must be one of {', '.join(EMBEDDING_RUNTIMES)}")
+        choices = _CHOICES[info.field_name]
+        if value not in choices:
+            raise ValueError(f"NORMBANK_{info.field_name.upper()} must be one of {', '.join(choices)}")
         return value
 
     @property
