@@ -123,7 +123,8 @@ def resolve_runtime(runtime: str | None, precision: str | None = "auto", model: 
     linear layers run in bfloat16 (`resolve_precision`); otherwise, for the packaged model, onnxruntime in
     float32 when it is installed, else torch. Measured on a 2-core AMD EPYC (AVX2, no bfloat16), torch and
     onnxruntime alternating in one process, one thread: a 153-token NormDial situation 62-67 ms of CPU
-    instead of 85-90 ms, batches of index texts 1.2-1.5x faster; cosine between the two >= 0.999999.
+    instead of 85-90 ms; the 155k corpus's index built in 188 s instead of 217 s, a short query encoded in
+    6.4 ms instead of 23.7; cosine between the two >= 0.999999.
     `onnxruntime` runs float32 only: asked for with `bfloat16` it is an error."""
     runtime = (runtime or "auto").strip().lower()
     if runtime not in RUNTIMES:
