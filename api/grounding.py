@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import SingletonThreadPool
 
 from normbank.constraints import Atom, Kind, Subject
 from normbank.context import Context
@@ -86,6 +87,9 @@ def rank(retriever: Retriever, text: str, *, mode: str = "hybrid", k: int = CAND
         return retriever.dense(text, "norm_prototypes", k)
     if not retriever.dense_available():  # hybrid without an index: the lexical list, standardised
         return score_fusion([_lexical(retriever, text, k)], [WEIGHTS["lexical"]])[:k]
+    if isinstance(retriever.engine.pool, SingletonThreadPool):  # in-memory SQLite: one database per thread
+        dense = retriever.dense(text, "norm_prototypes", k)
+        return score_fusion([dense, _lexical(retriever, text, k)], [WEIGHTS["dense"], WEIGHTS["lexical"]])[:k]
     pending = _side().submit(_lexical, retriever, text, k)
     dense = retriever.dense(text, "norm_prototypes", k)  # if it raises, the search finishes unread
     return score_fusion([dense, pending.result()], [WEIGHTS["dense"], WEIGHTS["lexical"]])[:k]

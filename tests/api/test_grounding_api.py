@@ -234,3 +234,27 @@ def test_hybrid_ranking_searches_full_text_while_the_query_is_encoded(client, mo
     monkeypatch.setattr(retriever, "dense", broken)
     with pytest.raises(RuntimeError, match="encoder crashed"):
         grounding.rank(retriever, text, k=20)
+
+
+def test_hybrid_ranking_on_in_memory_sqlite_searches_on_the_calling_thread():
+    # An in-memory SQLite engine holds one database per thread (SingletonThreadPool): a search on a
+    # side thread would see an empty database.
+    import threading
+    from types import SimpleNamespace
+
+    from api import grounding
+    from normbank.retrieval.fusion import score_fusion
+    from schema.engine import make_engine
+
+    threads = []
+
+    def lexical(text, k, *, kind=None):
+        threads.append(threading.current_thread().name)
+        return [(2, "norm", 3.0), (3, "norm", 1.0)]
+
+    retriever = SimpleNamespace(engine=make_engine("sqlite://"), dense_available=lambda: True,
+                                dense=lambda text, collection, k: [(1, 0.9), (2, 0.5)], lexical=lexical)
+    ranked = grounding.rank(retriever, "anything", k=3)
+    assert threads == [threading.current_thread().name]
+    assert ranked == score_fusion([[(1, 0.9), (2, 0.5)], [(2, 3.0), (3, 1.0)]], [1.0, 1.0])[:3]
+    assert {norm_id for norm_id, _ in ranked} == {1, 2, 3}
