@@ -87,12 +87,12 @@ def rank(retriever: Retriever, text: str, *, mode: str = "hybrid", k: int = CAND
         return retriever.dense(text, "norm_prototypes", k)
     if not retriever.dense_available():  # hybrid without an index: the lexical list, standardised
         return score_fusion([_lexical(retriever, text, k)], [WEIGHTS["lexical"]])[:k]
-    if isinstance(retriever.engine.pool, SingletonThreadPool):  # in-memory SQLite: one database per thread
-        dense = retriever.dense(text, "norm_prototypes", k)
-        return score_fusion([dense, _lexical(retriever, text, k)], [WEIGHTS["dense"], WEIGHTS["lexical"]])[:k]
-    pending = _side().submit(_lexical, retriever, text, k)
+    # In-memory SQLite holds one database per thread (SingletonThreadPool): search it on this thread.
+    aside = not isinstance(retriever.engine.pool, SingletonThreadPool)
+    pending = _side().submit(_lexical, retriever, text, k) if aside else None
     dense = retriever.dense(text, "norm_prototypes", k)  # if it raises, the search finishes unread
-    return score_fusion([dense, pending.result()], [WEIGHTS["dense"], WEIGHTS["lexical"]])[:k]
+    found = pending.result() if pending is not None else _lexical(retriever, text, k)
+    return score_fusion([dense, found], [WEIGHTS["dense"], WEIGHTS["lexical"]])[:k]
 
 
 # Built once, like `catalog.norm_atoms`'s: constructing the statement cost more than running it.

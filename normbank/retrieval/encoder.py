@@ -322,6 +322,8 @@ class SentenceTransformerEncoder:
     of 31 ms (26-29 instead of 39-41 when the shared host was slower), a 9-token query 9.0-9.5 ms instead of
     10.5-12.7, index texts 1,160 per CPU-second instead of 500; cosine to float32 >= 0.99997."""
 
+    runtime = "torch"
+
     def __init__(self, model: str | None = None, *, threads: int | None = None, workers: int | None = None,
                  precision: str = "auto"):
         self.name = DEFAULT_MODEL_NAME if model is None else model
@@ -330,8 +332,6 @@ class SentenceTransformerEncoder:
         self._workers = workers
         self._source: str | None = None
         self.precision = resolve_precision(precision)
-
-    runtime = "torch"
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEncoder({self.name!r}, precision={self.precision!r})"

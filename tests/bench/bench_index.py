@@ -56,6 +56,14 @@ SPECS = {
 QUERIES = 300
 
 
+def encoder_for(backend: str, models: Path):
+    """The encoder a backend names (constructed only: nothing loads until it encodes)."""
+    from normbank.retrieval.encoder import get_encoder
+
+    model, precision, runtime = SPECS[backend]
+    return get_encoder(model, cache_dir=models, precision=precision, runtime=runtime)
+
+
 def rss_mb() -> dict:
     status = Path("/proc/self/status").read_text()
     field = lambda name: int(next(line.split()[1] for line in status.splitlines() if line.startswith(name)))  # noqa: E731
@@ -65,14 +73,12 @@ def rss_mb() -> dict:
 # --- child processes -------------------------------------------------------------------------------
 
 def child_build(args) -> dict:
-    from normbank.retrieval.encoder import get_encoder
     from normbank.retrieval.store import IndexStore
     from schema.engine import make_engine
     from schema.indexing import build_index
 
     engine = make_engine(args.database)
-    model, precision, runtime = SPECS[args.backend]
-    encoder = get_encoder(model, cache_dir=args.models, precision=precision, runtime=runtime)
+    encoder = encoder_for(args.backend, args.models)
     started, cpu = time.perf_counter(), time.process_time()
     encoder.encode(["warm up the model"])  # loading is not building
     load_seconds = time.perf_counter() - started
@@ -92,7 +98,6 @@ def child_hnsw(args) -> dict:
     import faiss
     import numpy as np
 
-    from normbank.retrieval.encoder import get_encoder
     from normbank.retrieval.store import IndexStore
     from normbank.retrieval.vectors import VectorIndex
     from schema.engine import make_engine
@@ -112,8 +117,7 @@ def child_hnsw(args) -> dict:
     rng = random.Random(0)
     pool = [text for _, text in texts["behaviors"]] + [text for _, text in texts["values"]]
     queries = [f"{rng.choice(pool)}" for _ in range(QUERIES)]
-    model, precision, runtime = SPECS[args.backend]
-    encoder = get_encoder(model, cache_dir=args.models, precision=precision, runtime=runtime)
+    encoder = encoder_for(args.backend, args.models)
     query_vectors = np.vstack([encoder.encode([q]) for q in queries])  # one at a time, as the service does
     encode_ms = []
     for q in queries[:100]:
@@ -220,10 +224,7 @@ def main(argv=None) -> dict:
     for backend in backends:
         data_dir = work / f"data-{backend}"
         runs = []
-        from normbank.retrieval.encoder import get_encoder
-
-        model, precision, runtime = SPECS[backend]
-        encoder = get_encoder(model, cache_dir=models, precision=precision, runtime=runtime)
+        encoder = encoder_for(backend, models)
         if encoder.runtime == "onnxruntime":  # export once, untimed: a one-off per model and machine
             t = time.perf_counter()
             encoder.encode(["export"])
