@@ -9,7 +9,8 @@ Columns used: `setting`, `behavior`, `constraints`, `norm` (required); `label`, 
                split="train", annotator=None)
 
 or `Rejected(row_number, raw, reason)` for an empty behaviour or a bad label. Constraint text is parsed,
-checked for contradictions and normalised by the pipeline, which also applies `reject_frame` below.
+checked for contradictions and normalised by the pipeline, which also applies `reject_atom` below (once
+per distinct atom; `reject_frame` is the same rule for a whole frame).
 """
 
 from __future__ import annotations
