@@ -1,0 +1,154 @@
+"""A BERT sentence encoder's forward pass for inference on a CPU with native bfloat16 (AMX, AVX512-BF16).
+
+`fast_forward(model)` takes a loaded sentence-transformers model of the shape of all-MiniLM-L6-v2 (a BERT
+encoder with absolute positions and erf GELU, mean pooling, optional normalisation) and returns a function
+from its tokenizer's features to L2-normalised sentence vectors, or None for any other shape. It computes
+what `SentenceTransformer.forward` computes, in fewer and cheaper steps:
+
+- the query, key and value projections of a layer are one product (384 -> 1152) instead of three;
+- every product runs in oneDNN on weights reordered once at load into its own blocked layout, with the
+  bias (and the GELU of the intermediate layer) applied inside the product, instead of re-packing the
+  weights on every call and adding the bias afterwards;
+- attention takes the bfloat16 projections as they come out of the product; residuals, layer norms and
+  the pooling stay float32, as in `encoder._bfloat16_linears`;
+- the unused BERT pooler (tanh over the first token) is skipped.
+
+Measured on a 2-core Xeon (AMX), one thread, NormDial situations (p50 144 tokens), alternating in one
+process: 13.0-13.6 ms per situation against 23-24 ms through `SentenceTransformer.forward` with bfloat16
+linear layers; cosine to the float32 model >= 0.99997, alone and in padded batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+log = logging.getLogger("normbank.retrieval")
+
+Forward = Callable[[Mapping[str, Any]], np.ndarray]
+_PACK_HINT = 128  # the row count oneDNN lays the reordered weights out for; any count works
+
+
+def fast_forward(model: Any) -> Forward | None:
+    """The fast forward pass for `model` (a SentenceTransformer), or None when its shape is not the one
+    this module reproduces exactly (then the caller keeps `model.forward`)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - the torch backend needs torch anyway
+        return None
+    modules = list(model)
+    if len(modules) < 2 or any(type(m).__name__ != "Normalize" for m in modules[2:]):
+        return None
+    transformer, pooling = modules[0], modules[1]
+    bert = getattr(transformer, "auto_model", None)
+    config = getattr(bert, "config", None)
+    if (
+        type(bert).__name__ != "BertModel"
+        or getattr(config, "position_embedding_type", "absolute") != "absolute"
+        or getattr(config, "hidden_act", None) != "gelu"
+        or getattr(config, "is_decoder", False)
+        or getattr(pooling, "pooling_mode", None) != "mean"
+        or not getattr(pooling, "include_prompt", True)
+    ):
+        return None
+    encoder = _Bfloat16Bert(bert, packed=_packing_works(torch))
+    log.info("embedding model: fast BERT forward (%s products)", "prepacked oneDNN" if encoder.packed else "plain")
+    return encoder
+
+
+def _packing_works(torch: Any) -> bool:
+    """Whether this torch build has oneDNN's reordered-weight linear, and it agrees with a plain product."""
+    try:
+        x = torch.randn(3, 16).to(torch.bfloat16)
+        w = torch.randn(8, 16).to(torch.bfloat16)
+        b = torch.randn(8).to(torch.bfloat16)
+        packed = torch.ops.mkldnn._reorder_linear_weight(w, _PACK_HINT)
+        got = torch.ops.mkldnn._linear_pointwise(x, packed, b, "none", [], "").float()
+        want = torch.nn.functional.linear(x.float(), w.float(), b.float())
+        return bool(torch.allclose(got, want, rtol=2e-2, atol=2e-2))
+    except Exception:  # noqa: BLE001 - no oneDNN, or a torch without these ops: plain products
+        return False
+
+
+class _Bfloat16Bert:
+    def __init__(self, bert: Any, *, packed: bool):
+        import torch
+
+        self.packed = packed
+        state = {name: tensor.detach() for name, tensor in bert.state_dict().items()}
+        config = bert.config
+        self.hidden = config.hidden_size
+        self.heads = config.num_attention_heads
+        self.eps = config.layer_norm_eps
+        self.words = state["embeddings.word_embeddings.weight"].float()
+        self.positions = state["embeddings.position_embeddings.weight"].float()
+        self.token_types = state["embeddings.token_type_embeddings.weight"].float()
+        self.embedding_norm = self._norm(state, "embeddings.LayerNorm")
+        self.layers = []
+        for i in range(config.num_hidden_layers):
+            p = f"encoder.layer.{i}."
+            attention = p + "attention.self."
+            qkv = [state[attention + part + ".weight"] for part in ("query", "key", "value")]
+            qkv_bias = [state[attention + part + ".bias"] for part in ("query", "key", "value")]
+            self.layers.append((
+                self._linear(torch.cat(qkv), torch.cat(qkv_bias)),
+                self._linear(state[p + "attention.output.dense.weight"], state[p + "attention.output.dense.bias"]),
+                self._norm(state, p + "attention.output.LayerNorm"),
+                self._linear(state[p + "intermediate.dense.weight"], state[p + "intermediate.dense.bias"]),
+                self._linear(state[p + "output.dense.weight"], state[p + "output.dense.bias"]),
+                self._norm(state, p + "output.LayerNorm"),
+            ))
+
+    @staticmethod
+    def _norm(state: dict, prefix: str) -> tuple:
+        return state[prefix + ".weight"].float(), state[prefix + ".bias"].float()
+
+    def _linear(self, weight, bias) -> tuple:
+        import torch
+
+        weight = weight.to(torch.bfloat16).contiguous()
+        if self.packed:
+            weight = torch.ops.mkldnn._reorder_linear_weight(weight, _PACK_HINT)
+        return weight, bias.to(torch.bfloat16)
+
+    def _product(self, x, linear: tuple, gelu: bool = False):
+        import torch
+
+        weight, bias = linear
+        if self.packed:
+            return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "gelu" if gelu else "none", [],
+                                                      "none" if gelu else "")
+        y = torch.nn.functional.linear(x, weight, bias)
+        return torch.nn.functional.gelu(y) if gelu else y
+
+    def __call__(self, features: Mapping[str, Any]) -> np.ndarray:
+        import torch
+        from torch.nn.functional import layer_norm, normalize, scaled_dot_product_attention
+
+        with torch.inference_mode():
+            ids, mask = features["input_ids"], features["attention_mask"]
+            batch, length = ids.shape
+            hidden, heads = self.hidden, self.heads
+            types = features.get("token_type_ids")
+            h = self.words[ids] + self.positions[:length]
+            if types is not None and bool(types.any()):
+                h = h + self.token_types[types]
+            else:
+                h = h + self.token_types[0]
+            h = layer_norm(h, (hidden,), *self.embedding_norm, self.eps).view(batch * length, hidden)
+            bias = None  # padded keys get -inf; a batch without padding needs no mask
+            if not bool(mask.all()):
+                bias = torch.zeros(batch, 1, 1, length, dtype=torch.bfloat16).masked_fill_(
+                    (mask == 0).view(batch, 1, 1, length), float("-inf"))
+            for qkv, out, out_norm, up, down, down_norm in self.layers:
+                q, k, v = self._product(h.to(torch.bfloat16), qkv).view(
+                    batch, length, 3, heads, hidden // heads).permute(2, 0, 3, 1, 4)
+                a = scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(batch * length, hidden)
+                h = layer_norm(h + self._product(a, out).float(), (hidden,), *out_norm, self.eps)
+                u = self._product(h.to(torch.bfloat16), up, gelu=True)
+                h = layer_norm(h + self._product(u, down).float(), (hidden,), *down_norm, self.eps)
+            weights = mask.unsqueeze(-1).to(torch.float32)
+            pooled = (h.view(batch, length, hidden) * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return normalize(pooled, dim=-1).numpy()

@@ -1,0 +1,83 @@
+"""The fast BERT forward (normbank.retrieval.bert) against the model it replaces: same vectors within
+bfloat16's error, alone and in padded batches, and only for the model shapes it reproduces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from normbank.retrieval.encoder import SentenceTransformerEncoder
+
+pytestmark = pytest.mark.slow
+
+SITUATIONS = [
+    "Li Wei is visiting his grandmother in Chengdu for the Spring Festival. His cousin hands him a red envelope "
+    "with both hands, and the whole family is watching to see how he receives it.",
+    "a small sushi place near the station",
+    "It is rude to interrupt someone who is speaking.",
+    "At the office party, Sarah's manager offers her a glass of wine, but she does not drink alcohol for "
+    "religious reasons and is unsure how to decline without offending him in front of her colleagues.",
+    "hospital",
+]
+
+
+@pytest.fixture(scope="module")
+def models():
+    from normbank.retrieval import encoder as encoder_module
+
+    before = set(encoder_module._MODELS)
+    yield SentenceTransformerEncoder(precision="float32"), SentenceTransformerEncoder(precision="bfloat16")
+    for key in set(encoder_module._MODELS) - before:  # later tests expect a model not yet loaded
+        del encoder_module._MODELS[key]
+
+
+def _min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a * b).sum(axis=1).min())
+
+
+def test_the_packaged_model_takes_the_fast_forward_within_cosine_0_9999_of_float32(models):
+    exact, fast = models
+    assert fast._loaded().fast is not None and exact._loaded().fast is None  # float32 keeps model.forward
+    reference = exact.encode(SITUATIONS, batch_size=1)
+    alone = fast.encode(SITUATIONS, batch_size=1)
+    padded = fast.encode(SITUATIONS, batch_size=len(SITUATIONS))  # one batch: the short ones are padded
+    assert alone.dtype == np.float32 and alone.shape == (len(SITUATIONS), 384)
+    np.testing.assert_allclose(np.linalg.norm(padded, axis=1), 1.0, rtol=1e-5)
+    assert _min_cosine(alone, reference) >= 0.9999
+    assert _min_cosine(padded, reference) >= 0.9999
+    assert not np.array_equal(alone, reference)  # bfloat16 really ran
+
+
+def test_fast_forward_matches_the_models_own_forward_with_token_types_and_plain_products(models):
+    import torch
+
+    from normbank.retrieval.bert import _Bfloat16Bert
+
+    _, fast = models
+    loaded = fast._loaded()
+    features = loaded.model.preprocess(SITUATIONS[:3])
+    features["token_type_ids"] = (torch.arange(features["input_ids"].shape[1]) % 2).expand_as(features["input_ids"])
+    with torch.inference_mode():
+        own = loaded.model.forward(dict(features))["sentence_embedding"].float().numpy()
+    own /= np.linalg.norm(own, axis=1, keepdims=True)
+    assert _min_cosine(loaded.fast(features), own) >= 0.9999
+    plain = _Bfloat16Bert(loaded.model[0].auto_model, packed=False)
+    assert _min_cosine(plain(features), own) >= 0.9999
+    # the token types were read: without them the vectors move
+    features["token_type_ids"] = torch.zeros_like(features["input_ids"])
+    assert _min_cosine(loaded.fast(features), own) < 0.9999
+
+
+def test_other_model_shapes_keep_the_models_own_forward(models, monkeypatch):
+    from normbank.retrieval.bert import fast_forward
+
+    _, fast = models
+    model = fast._loaded().model
+    assert fast_forward(model) is not None
+    monkeypatch.setattr(model[1], "pooling_mode", "cls")
+    assert fast_forward(model) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(model[0].auto_model.config, "hidden_act", "gelu_new")
+    assert fast_forward(model) is None
+    monkeypatch.undo()
+    assert fast_forward([model[0]]) is None  # no pooling module
