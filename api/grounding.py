@@ -14,19 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from sqlalchemy import bindparam
-from sqlalchemy.engine import Connection
 from sqlalchemy.pool import SingletonThreadPool
 
 from normbank.constraints import Atom, Kind, Subject
 from normbank.context import Context
 from normbank.ids import public_norm_id
-from normbank.reasoning import CompiledFrames, Frame, State, judge_behavior
+from normbank.reasoning import Frame, State, judge_behavior
 from normbank.retrieval.fusion import best_per_key, score_fusion
 from normbank.statements import atom_phrase
-from schema.catalog import norm_atoms, norm_select
 from schema.frames import FrameCache
-from schema.models import Norm
 from api.retrieval import Retriever
 
 CANDIDATES = 100  # per retriever, before fusion
@@ -95,26 +91,19 @@ def rank(retriever: Retriever, text: str, *, mode: str = "hybrid", k: int = CAND
     return score_fusion([dense, found], [WEIGHTS["dense"], WEIGHTS["lexical"]])[:k]
 
 
-# Built once, like `catalog.norm_atoms`'s: constructing the statement cost more than running it.
-_CANDIDATE_ROWS = norm_select().where(Norm.id.in_(bindparam("ids", expanding=True)))
-
-
-def load_candidates(conn: Connection, scored: Sequence[tuple[int, float]]) -> list[Candidate]:
-    """The candidates' frames and provenance, in the given order."""
-    ids = [norm_id for norm_id, _ in scored]
-    if not ids:
-        return []
-    rows = {r.id: r for r in conn.execute(_CANDIDATE_ROWS, {"ids": ids}).all()}
-    atoms = norm_atoms(conn, ids)
+def load_candidates(cache: FrameCache, scored: Sequence[tuple[int, float]]) -> list[Candidate]:
+    """The candidates' frames and provenance, in the given order (kept in memory by the frame cache)."""
+    norms = cache.norms([norm_id for norm_id, _ in scored])
     out = []
     for norm_id, score in scored:
-        r = rows.get(norm_id)
-        if r is None:
+        entry = norms.get(norm_id)
+        if entry is None:
             continue  # the index is older than a deletion: skip what is gone
+        r, atoms = entry
         out.append(Candidate(
             id=norm_id, score=score, setting=r.setting, behavior=r.behavior, label=r.label, statement=r.statement,
             rule_text=r.rule_text, source={"name": r.source, "licence": r.licence, "row": r.row_number},
-            atoms=tuple(atoms[norm_id]),
+            atoms=atoms,
         ))
     return out
 
@@ -128,20 +117,19 @@ def apply_context(candidates: list[Candidate], cache: FrameCache, context: Conte
     for c in candidates:
         by_setting.setdefault(c.setting, []).append(c)
     kept: dict[int, Candidate] = {}
+    loose_facts = None  # facts depend on the scales only: one set for every setting-less compilation
     for setting, group in by_setting.items():
-        if setting is not None:
-            compiled = cache.get(setting)
-        else:
-            compiled = CompiledFrames(
-                [Frame(id=c.id, behavior=c.behavior, label=c.label, atoms=c.atoms) for c in group], cache.scales(),
-                remember=False,  # compiled for this request only
-            )
-        facts = compiled.facts(context)
-        frame_ids = {frame.id: i for i, frame in enumerate(compiled.frames)}
         by_behavior: dict[str, list[Candidate]] = {}
         for c in group:
             by_behavior.setdefault(c.behavior, []).append(c)
+        if setting is not None:
+            compiled = cache.get(setting)
+            facts = compiled.facts(context)
         for behavior, same_behavior in by_behavior.items():
+            if setting is None:  # only frames of one behaviour interact: compile (and keep) each behaviour's
+                compiled = cache.loose([Frame(id=c.id, behavior=behavior, label=c.label, atoms=c.atoms)
+                                        for c in same_behavior])
+                facts = loose_facts = loose_facts if loose_facts is not None else compiled.facts(context)
             judgement = judge_behavior(compiled, behavior, facts)
             evaluations = {e.frame.id: e for e in judgement.frames}
             for c in same_behavior:
@@ -150,7 +138,7 @@ def apply_context(candidates: list[Candidate], cache: FrameCache, context: Conte
                     continue
                 if e.overridden_by:
                     for winner_id in e.overridden_by:  # the more specific frame speaks instead
-                        if winner_id not in kept and winner_id in frame_ids:
+                        if winner_id not in kept:  # a frame of the same compilation
                             w = evaluations[winner_id]
                             kept[winner_id] = Candidate(
                                 id=winner_id, score=c.score, setting=setting, behavior=behavior, label=w.frame.label,

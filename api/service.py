@@ -328,8 +328,7 @@ def search(cache: FrameCache, retriever: "Retriever", q: str, *, setting: str | 
     setting_name = linker.setting(setting) if setting else None
     widen = 5 if (setting_name or label) else 1  # filters drop candidates: fetch more first
     scored = grounding.rank(retriever, q, mode=mode, k=max(grounding.CANDIDATES, k) * widen)
-    with cache.engine.connect() as conn:
-        candidates = grounding.load_candidates(conn, scored)
+    candidates = grounding.load_candidates(cache, scored)
     hits = []
     for c in candidates:
         if (setting_name and c.setting not in (setting_name, None)) or (label and c.label != label):
@@ -353,8 +352,7 @@ def ground(cache: FrameCache, retriever: "Retriever", request: GroundRequest, *,
     )
     scored = grounding.rank(retriever, request.situation, mode=mode,
                             k=grounding.CANDIDATES * (3 if setting_name else 1))
-    with cache.engine.connect() as conn:
-        candidates = grounding.load_candidates(conn, scored)
+    candidates = grounding.load_candidates(cache, scored)
     if setting_name:
         candidates = [c for c in candidates if c.setting in (setting_name, None)]
     ranked = grounding.apply_context(candidates, cache, context, request.k)

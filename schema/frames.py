@@ -14,11 +14,12 @@ back to the collector when the cache drops them.
 from __future__ import annotations
 
 import gc
+import itertools
 import threading
 import time
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
 
 from normbank.constraints import Atom, Kind, Subject, normalise_text, stored_atom
@@ -26,8 +27,16 @@ from normbank.context import DimensionKey
 from normbank.errors import SettingNotFound
 from normbank.reasoning import CompiledFrames, Frame, forget_answers
 from normbank.scales import Scales
+from schema.catalog import norm_atoms, norm_select
 from schema.models import Behavior, ConstraintAtom, Dimension, Norm, NormConstraint, Setting, Source
 from schema.queries import data_version, load_scales
+
+# Free-text requests (grounding, search) rank the same popular norms again and again: their rows and atoms,
+# and the compiled frames of setting-less candidates, are kept per data version, first in first out.
+NORMS_KEPT = 20_000
+LOOSE_KEPT = 4_096
+# Built once, like `catalog.norm_atoms`'s: constructing the statement cost more than running it.
+_NORM_ROWS = norm_select().where(Norm.id.in_(bindparam("ids", expanding=True)))
 
 
 def load_frames(conn: Connection, setting_id: int | None) -> list[Frame]:
@@ -92,6 +101,8 @@ class FrameCache:
         self._scales: Scales | None = None
         self._dimensions: set[DimensionKey] | None = None
         self._vocabulary = None
+        self._norms: dict[int, tuple[Any, tuple[Atom, ...]]] = {}
+        self._loose: dict[tuple[int, ...], CompiledFrames] = {}
         self._collect_before_freezing = False
 
     def _clear(self) -> None:
@@ -104,6 +115,8 @@ class FrameCache:
         self._scales = None
         self._dimensions = None
         self._vocabulary = None
+        self._norms = {}  # new dicts: a fill still running for the old version sees it was dropped
+        self._loose = {}
 
     def invalidate(self) -> None:
         """Forget everything now (an import in this process committed)."""
@@ -200,6 +213,53 @@ class FrameCache:
                 gc.freeze()  # out of the cycle collector's sight (module docstring)
         return compiled
 
+    def norms(self, ids: Sequence[int]) -> dict[int, tuple[Any, tuple[Atom, ...]]]:
+        """Norms by id: their `catalog.norm_select` row and their atoms in text order. Ids no longer in the
+        bank are left out."""
+        self._fresh()
+        kept = self._norms
+        out, missing = {}, []
+        for norm_id in ids:
+            entry = kept.get(norm_id)
+            if entry is None:
+                missing.append(norm_id)
+            else:
+                out[norm_id] = entry
+        if missing:
+            with self.engine.connect() as conn:
+                rows = conn.execute(_NORM_ROWS, {"ids": missing}).all()
+                atoms = norm_atoms(conn, [r.id for r in rows])
+            by_id = {r.id: r for r in rows}
+            fresh = {i: (by_id[i], tuple(atoms[i])) for i in missing if i in by_id}
+            out.update(fresh)
+            with self._lock:
+                if self._norms is kept:  # still this data version's
+                    kept.update(fresh)
+                    _trim(kept, NORMS_KEPT)
+        return out
+
+    def loose(self, frames: Sequence[Frame]) -> CompiledFrames:
+        """Frames without a setting (the candidates of one behaviour, say) compiled together, in id order;
+        kept by their ids, so a request that meets the same frames again judges them from memory."""
+        scales = self.scales()  # first: a data change found here drops the kept compilations
+        frames = sorted(frames, key=lambda f: f.id)
+        key = tuple(f.id for f in frames)
+        kept = self._loose
+        compiled = kept.get(key)
+        if compiled is None:
+            compiled = CompiledFrames(frames, scales)
+            with self._lock:
+                if self._loose is kept:
+                    kept[key] = compiled
+                    _trim(kept, LOOSE_KEPT)
+        return compiled
+
     def warm(self, settings: Iterable[str] | None = None) -> None:
         for name in settings if settings is not None else list(self.setting_ids()):
             self.get(name)
+
+
+def _trim(kept: dict, size: int) -> None:
+    """Drop the oldest entries beyond `size` (dicts keep insertion order); the caller holds the lock."""
+    for key in list(itertools.islice(kept, max(0, len(kept) - size))):
+        del kept[key]
