@@ -14,13 +14,14 @@ from typing import Callable, Iterable
 
 from normbank.constraints import (
     ORDINAL_RELATIONS, Atom, contradiction, join_atom_texts, make_atom, normalise_frame, normalise_text, normalise_value,
-    parse_atom, render_atom, render_conjunction, split_conjunction,
+    parse_atom, render_atom, render_conjunction,
 )
 from normbank.errors import InvalidInput
 from normbank.ids import stable_id
 from normbank.labels import Label
 from normbank.scales import Scales
 from normbank.statements import atom_phrase, condition_order, render_statement, when_phrase
+from ingest.fastparse import fast_atom, split_conjunction
 from ingest.readers.csvutil import raw_line
 from ingest.records import DimensionEntry, NormRecord, Record, Rejected, SettingEntry
 
@@ -191,7 +192,7 @@ class Normaliser:
         """The atom of one raw atom text (parse_atom's errors propagate)."""
         info = self._parts.get(raw)
         if info is None:
-            atom = parse_atom(raw)
+            atom = fast_atom(raw) or parse_atom(raw)
             info = self._atom_infos.get(atom)
             if info is None:
                 info = self._atom_infos[atom] = _AtomInfo(atom)
