@@ -70,7 +70,12 @@ def test_hashing_scores_similar_texts_higher(query, near, far):
     assert cosine(q, n) > 0.3
 
 
-def test_get_encoder_names():
+def test_get_encoder_names(monkeypatch):
+    from normbank.retrieval import encoder as encoder_module
+
+    # as in a fresh process (an earlier test may have loaded the packaged model): constructing loads nothing
+    monkeypatch.setattr(encoder_module, "_MODELS", {})
+    monkeypatch.setattr(encoder_module, "_ONNX", {})
     assert isinstance(get_encoder("hashing"), HashingEncoder)
     assert get_encoder("hashing").dimension == 384
     assert get_encoder("hashing-128").name == "hashing-128"
