@@ -24,6 +24,8 @@ import logging
 from typing import Any, Callable, Mapping
 
 import numpy as np
+import torch
+from torch.nn.functional import layer_norm, normalize, scaled_dot_product_attention
 
 log = logging.getLogger("normbank.retrieval")
 
@@ -34,10 +36,6 @@ _PACK_HINT = 128  # the row count oneDNN lays the reordered weights out for; any
 def fast_forward(model: Any) -> Forward | None:
     """The fast forward pass for `model` (a SentenceTransformer), or None when its shape is not the one
     this module reproduces exactly (then the caller keeps `model.forward`)."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - the torch backend needs torch anyway
-        return None
     modules = list(model)
     if len(modules) < 2 or any(type(m).__name__ != "Normalize" for m in modules[2:]):
         return None
@@ -53,12 +51,12 @@ def fast_forward(model: Any) -> Forward | None:
         or not getattr(pooling, "include_prompt", True)
     ):
         return None
-    encoder = _Bfloat16Bert(bert, packed=_packing_works(torch))
+    encoder = _Bfloat16Bert(bert, packed=_packing_works())
     log.info("embedding model: fast BERT forward (%s products)", "prepacked oneDNN" if encoder.packed else "plain")
     return encoder
 
 
-def _packing_works(torch: Any) -> bool:
+def _packing_works() -> bool:
     """Whether this torch build has oneDNN's reordered-weight linear, and it agrees with a plain product."""
     try:
         x = torch.randn(3, 16).to(torch.bfloat16)
@@ -74,8 +72,6 @@ def _packing_works(torch: Any) -> bool:
 
 class _Bfloat16Bert:
     def __init__(self, bert: Any, *, packed: bool):
-        import torch
-
         self.packed = packed
         state = {name: tensor.detach() for name, tensor in bert.state_dict().items()}
         config = bert.config
@@ -106,16 +102,12 @@ class _Bfloat16Bert:
         return state[prefix + ".weight"].float(), state[prefix + ".bias"].float()
 
     def _linear(self, weight, bias) -> tuple:
-        import torch
-
         weight = weight.to(torch.bfloat16).contiguous()
         if self.packed:
             weight = torch.ops.mkldnn._reorder_linear_weight(weight, _PACK_HINT)
         return weight, bias.to(torch.bfloat16)
 
     def _product(self, x, linear: tuple, gelu: bool = False):
-        import torch
-
         weight, bias = linear
         if self.packed:
             return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "gelu" if gelu else "none", [],
@@ -124,9 +116,6 @@ class _Bfloat16Bert:
         return torch.nn.functional.gelu(y) if gelu else y
 
     def __call__(self, features: Mapping[str, Any]) -> np.ndarray:
-        import torch
-        from torch.nn.functional import layer_norm, normalize, scaled_dot_product_attention
-
         with torch.inference_mode():
             ids, mask = features["input_ids"], features["attention_mask"]
             batch, length = ids.shape
