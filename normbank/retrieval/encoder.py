@@ -530,7 +530,6 @@ class OnnxEncoder:
     def __init__(self, model: str | None = None, *, cache_dir: str | Path | None = None, threads: int | None = None,
                  workers: int | None = None, quantize: bool = True):
         self.model = DEFAULT_MODEL_NAME if model is None else model
-        self.quantize = quantize
         self.name = ONNX_NAME_PREFIX + self.model if quantize else self.model
         self.precision = "int8" if quantize else "float32"
         self._packaged = model is None
@@ -540,6 +539,10 @@ class OnnxEncoder:
 
     def __repr__(self) -> str:
         return f"OnnxEncoder({self.model!r}, precision={self.precision!r})"
+
+    @property
+    def quantize(self) -> bool:
+        return self.precision == "int8"
 
     @property
     def dimension(self) -> int:
