@@ -20,7 +20,7 @@ from normbank.errors import InvalidInput
 from normbank.ids import stable_id
 from normbank.labels import Label
 from normbank.scales import Scales
-from normbank.statements import atom_phrase, condition_order, render_statement, when_phrase
+from normbank.statements import atom_phrase, condition_order, render_statement, when_of, when_phrase
 from ingest.fastparse import fast_atom, split_conjunction
 from ingest.readers.csvutil import raw_line
 from ingest.records import DimensionEntry, NormRecord, Record, Rejected, SettingEntry
@@ -211,7 +211,7 @@ class Normaliser:
         if reason:
             return reason
         # when_phrase(atoms), from each atom's phrase made once (the sort is stable, as when_phrase's)
-        when = " when " + " and ".join([info.phrase for info in sorted(infos, key=_BY_ORDER)]) if infos else ""
+        when = when_of([info.phrase for info in sorted(infos, key=_BY_ORDER)])
         emit = self._emit_atom
         return Frame(atoms, tuple([info.id if info.id is not None else emit(batch, info) for info in infos]),
                      join_atom_texts([info.text for info in infos]), when)

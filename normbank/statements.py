@@ -52,10 +52,15 @@ def conditions_phrase(atoms: Iterable[Atom]) -> str:
     return " and ".join(atom_phrase(a) for a in sorted(atoms, key=condition_order))
 
 
+def when_of(phrases: Iterable[str]) -> str:
+    """The statement's tail from condition phrases already in `condition_order`: " when <a> and <b>", or ""."""
+    conditions = " and ".join(phrases)
+    return f" when {conditions}" if conditions else ""
+
+
 def when_phrase(atoms: Iterable[Atom]) -> str:
     """The statement's tail for a conjunction: " when <conditions>", or "" for the empty frame."""
-    conditions = conditions_phrase(atoms)
-    return f" when {conditions}" if conditions else ""
+    return when_of(atom_phrase(a) for a in sorted(atoms, key=condition_order))
 
 
 _PHRASE_OF_LABEL = {label.value: phrase for label, phrase in LABEL_PHRASE.items()}  # by the plain string
