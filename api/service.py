@@ -301,14 +301,16 @@ def query(cache: FrameCache, request: QueryRequest, retriever: "Retriever | None
         statuses=request.status, offset=offset, limit=request.limit,
     )
     end = offset + len(page)
-    return QueryResponse(
-        setting=_summary(compiled),
-        results=[result_of(j, compiled) for j in page],
-        total=total,
-        next_cursor=encode_cursor({"offset": end}) if end < total else None,
-        unused=_unused(context, cache),
-        linked=linker.to_json(),
-    )
+    # Built like the RESULTs in it, without validation: every field is the service's own (validating the
+    # list of 355 RESULTs of the largest setting's full query cost 3 ms, a tenth of the query).
+    return _built(QueryResponse, {
+        "setting": _summary(compiled),
+        "results": [result_of(j, compiled) for j in page],
+        "total": total,
+        "next_cursor": encode_cursor({"offset": end}) if end < total else None,
+        "unused": _unused(context, cache),
+        "linked": linker.to_json(),
+    })
 
 
 def query_json(cache: FrameCache, request: QueryRequest, retriever: "Retriever | None" = None) -> bytes:

@@ -48,6 +48,22 @@ def test_built_judge_response_serialises_its_own_fields():
     assert built.model_dump()["defeaters"][0]["label"] in {"taboo", "expected"}
 
 
+def test_built_query_response_equals_the_validated_one(corpus_client):
+    # service.query builds the whole response without validation too, RESULTs, links and unused facts included.
+    from api.models import QueryResponse
+    from tests.api.test_reasoning_api import TINY
+
+    cache = corpus_client(TINY).app.state.cache
+    for body in ({"setting": "office", "person": {"role": "manager"}, "limit": 1000},
+                 {"setting": "office", "limit": 1, "environment": {"moon phase": "full"}}):
+        built = service.query(cache, QueryRequest(**body))
+        validated = QueryResponse.model_validate(built.model_dump())
+        assert built == validated
+        assert built.model_dump_json() == validated.model_dump_json()
+        assert built.model_fields_set == set(QueryResponse.model_fields)
+    assert built.next_cursor and built.unused and built.results  # the second body: a page, an unused fact
+
+
 def test_frame_refs_kept_with_a_compiled_setting_are_dropped_when_the_data_changes(corpus_client, engine, tmp_path):
     # A frame's public id and source reference are built once per compiled setting (result_of); a data
     # change compiles the setting anew, so answers cite what the database holds now.
