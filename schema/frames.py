@@ -9,6 +9,15 @@ corpus with all 129 settings compiled, 4,800 judges of new contexts cost 268-289
 full collections pausing 430-450 ms; with the compiled settings frozen (`gc.freeze`, after each
 compilation) 106 us, and 8.7 ms at most. Reference counting still frees them; `gc.unfreeze` hands them
 back to the collector when the cache drops them.
+
+Answers are made by the tens of thousands (a full query over the largest setting of the 155k corpus makes
+~18k objects), and with the default young-generation threshold of 700 the collector ran 25 young, 2 middle
+and, every fifth query, a full collection per such query. A cache that compiles a setting raises that
+threshold to `YOUNG_THRESHOLD` (a process-wide setting, like the freeze). Measured over 300 queries of new
+contexts with answers kept as the service keeps them: 0.3 ms of collection per query instead of 1.3-1.4,
+and p99 43 ms instead of 80-113. In the cold benchmark (answers forgotten before each query) the objects
+are freed before any collection: none instead of 9-12 ms per query. Only cyclic garbage waits longer; the rest is freed by reference
+counting as before.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from schema.queries import data_version, load_scales
 # and the compiled frames of setting-less candidates, are kept per data version, first in first out.
 NORMS_KEPT = 20_000
 LOOSE_KEPT = 4_096
+YOUNG_THRESHOLD = 50_000  # the cycle collector's young generation, once settings are compiled (docstring)
 # Built once, like `catalog.norm_atoms`'s: constructing the statement cost more than running it.
 _NORM_ROWS = norm_select().where(Norm.id.in_(bindparam("ids", expanding=True)))
 
@@ -211,6 +221,9 @@ class FrameCache:
                     gc.collect()
                     self._collect_before_freezing = False
                 gc.freeze()  # out of the cycle collector's sight (module docstring)
+                young, middle, old = gc.get_threshold()
+                if 0 < young < YOUNG_THRESHOLD:  # 0: collection turned off by the process; left so
+                    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
         return compiled
 
     def norms(self, ids: Sequence[int]) -> dict[int, tuple[Any, tuple[Atom, ...]]]:

@@ -35,6 +35,29 @@ def test_compiled_settings_are_frozen_and_released_when_the_data_changes(engine)
     assert gone() is None and gc.get_freeze_count() > 0
 
 
+def test_compiling_a_setting_raises_the_young_generation_threshold_unless_collection_is_off(engine):
+    from schema.frames import YOUNG_THRESHOLD
+
+    run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        cache = FrameCache(engine, check_seconds=0)
+        setting = next(iter(cache.setting_ids()))
+        cache.get(setting)
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+        gc.set_threshold(0, 10, 10)  # a process that turned collection off keeps it off
+        cache.invalidate()
+        cache.get(setting)  # compiled again
+        assert gc.get_threshold() == (0, 10, 10)
+        gc.set_threshold(YOUNG_THRESHOLD * 2, 10, 10)  # and a higher threshold is left as it is
+        cache.invalidate()
+        cache.get(setting)
+        assert gc.get_threshold() == (YOUNG_THRESHOLD * 2, 10, 10)
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_norms_are_read_once_per_data_version_and_missing_ids_are_left_out(engine, monkeypatch):
     from sqlalchemy import event, select
 
