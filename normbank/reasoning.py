@@ -262,7 +262,7 @@ class CompiledFrames:
 
 
 # -- judgements ---------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class FrameEvaluation:
     frame: Frame
     state: State
@@ -273,7 +273,7 @@ class FrameEvaluation:
     overridden_by: list[int]
 
 
-@dataclass
+@dataclass(slots=True)
 class Condition:
     """What would make an UNKNOWN frame hold: its label, and its atoms the context does not decide."""
 
