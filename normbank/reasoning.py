@@ -169,6 +169,9 @@ class CompiledFrames:
         self.dimensions = frozenset(self.atoms_by_dimension)
         self._phrases: list[str | None] = [None] * len(self.atoms)  # conditions_phrase, made on first use
         self._phrase_order: list[tuple | None] = [None] * len(self.atoms)
+        self._conjunction_phrases: dict[tuple[int, ...], str] = {}
+        # Each frame's place among a behaviour's conditions (`_judge`), made on first use.
+        self.condition_keys: list[tuple | None] = [None] * len(self.frames)
         # The distinct atoms of each behaviour's frames, whose states decide that behaviour's answer, grouped
         # by dimension: the atoms of dimensions[b][k] are at bounds[b][k]:bounds[b][k + 1]. A context gives a
         # few dimensions, so a judgement evaluates only their atoms and leaves the rest UNKNOWN (two small
@@ -250,7 +253,18 @@ class CompiledFrames:
 
     def conditions_phrase(self, atom_ids: Sequence[int]) -> str:
         """`statements.conditions_phrase` of these atoms (in this order), from each atom's phrase and
-        order, made once: rendering them afresh was an eighth of a full query's reasoning."""
+        order, made once: rendering them afresh was an eighth of a full query's reasoning. So is the phrase
+        of each conjunction of several atoms asked (a frame's atoms, or those a context leaves unknown: at
+        most a few per frame)."""
+        if len(atom_ids) > 1:
+            key = tuple(atom_ids)
+            text = self._conjunction_phrases.get(key)
+            if text is None:
+                text = self._conjunction_phrases[key] = self._phrase(key)
+            return text
+        return self._phrase(atom_ids)
+
+    def _phrase(self, atom_ids: Sequence[int]) -> str:
         phrases, order = self._phrases, self._phrase_order
         for aid in atom_ids:
             if phrases[aid] is None:
@@ -423,6 +437,10 @@ def forget_answers() -> None:
 # alive are walked by the cycle collector again and again (a cold full query over the largest setting of
 # the 155k corpus kept 15,052 lists alive, 4,803 with these shared).
 _NONE: list = []
+# The split (failed, matched, unknown texts) of a frame whose atoms are all in one state, by that state.
+_UNIFORM = (lambda texts: (texts, _NONE, _NONE),  # all FALSE
+            lambda texts: (_NONE, texts, _NONE),  # all TRUE
+            lambda texts: (_NONE, _NONE, texts))  # all UNKNOWN
 
 
 def _judge(compiled: CompiledFrames, behavior: str, states, detail: bool) -> Judgement:
@@ -430,17 +448,35 @@ def _judge(compiled: CompiledFrames, behavior: str, states, detail: bool) -> Jud
         states = states.resolved()  # read per atom below: a dict, not a method call each time
     indexes = compiled.by_behavior.get(behavior, [])
     frames, frame_atoms, sets = compiled.frames, compiled.frame_atoms, compiled.frame_sets
-    frame_states = []
+    # The frames' indexes by state (FALSE, TRUE, UNKNOWN: indexed by _F, _T, _U), in the behaviour's order.
+    by_frame_state: tuple[list[int], list[int], list[int]] = ([], [], [])
     if detail:
-        # Each frame's atom texts by state (failed, matched, unknown: indexed by _F, _T, _U), whose frame is
-        # FALSE if any atom is, else UNKNOWN if any is, else TRUE.
-        texts = compiled.atom_texts
+        # Each frame's atom texts by state (failed, matched, unknown: indexed by _F, _T, _U) as answers hold
+        # them: all of a frame's texts are its compiled list, none is _NONE. The frame is FALSE if any atom
+        # is, else UNKNOWN if any is, else TRUE. Most frames' atoms share one state (a context gives a few
+        # dimensions): their split is made without a list per state.
+        frame_texts = compiled.frame_texts
         split: dict[int, tuple[list[str], list[str], list[str]]] = {}
         for i in indexes:
-            by_state = split[i] = ([], [], [])
-            for aid in frame_atoms[i]:
-                by_state[states[aid]].append(texts[aid])
-            frame_states.append(_F if by_state[_F] else _U if by_state[_U] else _T)
+            ids = frame_atoms[i]
+            constraints = frame_texts[i]
+            if len(ids) == 1:
+                s = states[ids[0]]
+                split[i] = _UNIFORM[s](constraints)
+            elif not ids:  # the empty frame: TRUE, its (empty) texts all three
+                s = _T
+                split[i] = (constraints, constraints, constraints)
+            else:
+                given = [states[aid] for aid in ids]
+                s = _F if _F in given else _U if _U in given else _T
+                if given.count(given[0]) == len(given):
+                    split[i] = _UNIFORM[given[0]](constraints)
+                else:
+                    by_state = ([], [], [])
+                    for state, text in zip(given, constraints):
+                        by_state[state].append(text)
+                    split[i] = (by_state[_F] or _NONE, by_state[_T] or _NONE, by_state[_U] or _NONE)
+            by_frame_state[s].append(i)
     else:
         for i in indexes:  # the same states without the texts (inline: a call per frame cost as much)
             s = _T
@@ -451,9 +487,8 @@ def _judge(compiled: CompiledFrames, behavior: str, states, detail: bool) -> Jud
                     break
                 if state == _U:
                     s = _U
-            frame_states.append(s)
-    true = [i for i, s in zip(indexes, frame_states) if s == _T]
-    unknown = [i for i, s in zip(indexes, frame_states) if s == _U]
+            by_frame_state[s].append(i)
+    false, true, unknown = by_frame_state
     overridden: dict[int, list[int]] = {}
     for i in true:
         above = [frames[g].id for g in true if sets[g] > sets[i]]
@@ -481,23 +516,25 @@ def _judge(compiled: CompiledFrames, behavior: str, states, detail: bool) -> Jud
         # The frames as evidence: the winning TRUE ones, the overridden TRUE ones, UNKNOWN, FALSE; each group
         # by support, best first (a stable sort: frames of equal support keep their order).
         groups = ((State.TRUE, winners), (State.TRUE, [i for i in true if i in overridden]),
-                  (State.UNKNOWN, unknown), (State.FALSE, [i for i, s in zip(indexes, frame_states) if s == _F]))
+                  (State.UNKNOWN, unknown), (State.FALSE, false))
         for state, group in groups:
             for i in sorted(group, key=supports.__getitem__, reverse=True) if len(group) > 1 else group:
-                constraints = frame_texts[i]
                 failed, matched, open_ = split[i]
-                n = len(constraints)
-                matched = constraints if len(matched) == n else matched or _NONE
-                failed = constraints if len(failed) == n else failed or _NONE
-                open_ = open_texts[i] = constraints if len(open_) == n else open_ or _NONE
-                evaluations.append(FrameEvaluation(frames[i], state, constraints, matched, failed, open_,
+                open_texts[i] = open_
+                evaluations.append(FrameEvaluation(frames[i], state, frame_texts[i], matched, failed, open_,
                                                    overridden.get(i, _NONE)))
         # By label, then the best supported, the simplest and (for a stable order) the text.
-        for i in sorted(unknown, key=lambda i: (frames[i].label, -frames[i].support, len(frame_atoms[i]),
-                                                 frame_texts[i])):
+        keys = compiled.condition_keys
+        for i in unknown:
+            if keys[i] is None:
+                keys[i] = (frames[i].label, -frames[i].support, len(frame_atoms[i]), frame_texts[i])
+        for i in sorted(unknown, key=keys.__getitem__):
             frame = frames[i]
             unknown_texts = open_texts[i]
-            ids = open_ids[frame.id] = tuple([aid for aid in frame_atoms[i] if states[aid] == _U])
+            ids = frame_atoms[i]
+            if unknown_texts is not frame_texts[i]:  # only some of its atoms are unknown
+                ids = tuple([aid for aid in ids if states[aid] == _U])
+            open_ids[frame.id] = ids
             open_atoms = frame.atoms if len(ids) == len(frame.atoms) else tuple([atoms[aid] for aid in ids])
             beaten = [frames[w].id for w in winners if sets[i] > sets[w]]
             conditions.append(Condition(frame.label, unknown_texts, frame.id, frame.support, _NONE, open_atoms))
