@@ -110,6 +110,38 @@ def test_only_unknown_frames_are_conditional_with_conditions_by_label():
     assert (unknown.status, unknown.frames, unknown.verdict) == (Status.UNKNOWN, [], None)
 
 
+def test_a_frames_atoms_are_split_by_state_whether_they_share_one_or_not():
+    # One frame of three atoms, judged again and again on one compiled setting (whose per-frame condition
+    # order and conjunction phrases are made on first use): all unknown, two unknown, then one FALSE.
+    fs = frames(("order wine", "taboo", "[PERSON]'s role is 'customer' [AND] [PERSON]'s age bracket is less than "
+                                        "'young adult' [AND] time of day is 'morning'"),
+                ("order wine", "normal", "[PERSON]'s role is 'customer'", 2))
+    texts = list(fs.frame_texts[0])
+    for _ in range(2):
+        j = judge(fs, ctx(), "order wine")
+        assert j.status is Status.CONDITIONAL
+        assert [(c.label, c.unknown) for c in j.conditions] == [("normal", ["[PERSON]'s role is 'customer'"]),
+                                                                ("taboo", texts)]
+        (e,) = [e for e in j.frames if e.frame.id == 1]
+        assert (e.state, e.matched, e.failed, e.unknown) == (State.UNKNOWN, [], [], texts)
+        assert "taboo if" in j.statement or "normal (okay) if" in j.statement
+
+        j = judge(fs, ctx("customer"), "order wine")
+        assert (j.status, j.verdict) == (Status.APPLIES, "normal")
+        (e,) = [e for e in j.frames if e.frame.id == 1]
+        role = "[PERSON]'s role is 'customer'"
+        assert (e.state, e.matched, e.failed) == (State.UNKNOWN, [role], [])
+        assert e.unknown == [t for t in texts if t != role] and e.constraints == texts
+        (d,) = j.defeaters
+        assert d.unknown == e.unknown and "It would be taboo if" in j.statement
+        assert "below 'young adult'" in j.statement and "morning" in j.statement
+
+        j = judge(fs, ctx("customer", env={"time of day": "night"}), "order wine")
+        (e,) = [e for e in j.frames if e.frame.id == 1]
+        assert (e.state, e.matched, e.failed, len(e.unknown)) == (State.FALSE, [role], ["time of day is 'morning'"], 1)
+        assert j.defeaters == [] and j.conditions == []
+
+
 def test_non_nested_applicable_frames_of_different_labels_are_contested():
     fs = frames(("use a laptop", "normal", "[PERSON]'s role is 'customer'"),
                 ("use a laptop", "taboo", "time of day is 'noon'"))
