@@ -171,7 +171,7 @@ class CompiledFrames:
         self._phrase_order: list[tuple | None] = [None] * len(self.atoms)
         self._conjunction_phrases: dict[tuple[int, ...], str] = {}
         # Each frame's place among a behaviour's conditions (`_judge`), made on first use.
-        self.condition_keys: list[tuple | None] = [None] * len(self.frames)
+        self._condition_keys: list[tuple | None] = [None] * len(self.frames)
         # The distinct atoms of each behaviour's frames, whose states decide that behaviour's answer, grouped
         # by dimension: the atoms of dimensions[b][k] are at bounds[b][k]:bounds[b][k + 1]. A context gives a
         # few dimensions, so a judgement evaluates only their atoms and leaves the rest UNKNOWN (two small
@@ -524,10 +524,10 @@ def _judge(compiled: CompiledFrames, behavior: str, states, detail: bool) -> Jud
                 evaluations.append(FrameEvaluation(frames[i], state, frame_texts[i], matched, failed, open_,
                                                    overridden.get(i, _NONE)))
         # By label, then the best supported, the simplest and (for a stable order) the text.
-        keys = compiled.condition_keys
+        keys = compiled._condition_keys
         for i in unknown:
-            if keys[i] is None:
-                keys[i] = (frames[i].label, -frames[i].support, len(frame_atoms[i]), frame_texts[i])
+            if keys[i] is None:  # of strings and numbers only: the cycle collector stops tracking it
+                keys[i] = (frames[i].label, -frames[i].support, len(frame_atoms[i]), tuple(frame_texts[i]))
         for i in sorted(unknown, key=keys.__getitem__):
             frame = frames[i]
             unknown_texts = open_texts[i]
