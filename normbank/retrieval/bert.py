@@ -9,13 +9,19 @@ what `SentenceTransformer.forward` computes, in fewer and cheaper steps:
 - every product runs in oneDNN on weights reordered once at load into its own blocked layout, with the
   bias (and the GELU of the intermediate layer) applied inside the product, instead of re-packing the
   weights on every call and adding the bias afterwards;
-- attention takes the bfloat16 projections as they come out of the product; residuals, layer norms and
-  the pooling stay float32, as in `encoder._bfloat16_linears`;
+- attention takes the bfloat16 projections as they come out of the product, except for a single text (a
+  query) on a CPU without AMX, where it runs in float32 (`query_attention_dtype`); residuals, layer norms
+  and the pooling stay float32, as in `encoder._bfloat16_linears`;
 - the unused BERT pooler (tanh over the first token) is skipped.
 
 Measured on a 2-core Xeon (AMX), one thread, NormDial situations (p50 144 tokens), alternating in one
 process: 13.0-13.6 ms per situation against 23-24 ms through `SentenceTransformer.forward` with bfloat16
-linear layers; cosine to the float32 model >= 0.99997, alone and in padded batches.
+linear layers; cosine to the float32 model >= 0.99997, alone and in padded batches. On a 2-core AMD EPYC
+with AVX512-BF16 but no AMX, attention in float32 took a NormDial situation from 12.7-13.2 ms to 11.9-12.4
+(median pairwise ratio 0.944-0.949 in three runs, both alternating in one process, 300 test-fold
+situations; 0.96 for single texts of 12 to 144 tokens), but made padded batches of 64 texts of 32 or 86
+tokens 1.12-1.13x slower, so batches (index builds) keep bfloat16. Either way the vectors stay within
+cosine 0.99997 of float32 ones.
 """
 
 from __future__ import annotations
@@ -51,9 +57,18 @@ def fast_forward(model: Any) -> Forward | None:
         or not getattr(pooling, "include_prompt", True)
     ):
         return None
-    encoder = _Bfloat16Bert(bert, packed=_packing_works())
-    log.info("embedding model: fast BERT forward (%s products)", "prepacked oneDNN" if encoder.packed else "plain")
+    encoder = _Bfloat16Bert(bert, packed=_packing_works(), query_attention=query_attention_dtype())
+    log.info("embedding model: fast BERT forward (%s products, a query's attention in %s)",
+             "prepacked oneDNN" if encoder.packed else "plain", str(encoder.query_attention).removeprefix("torch."))
     return encoder
+
+
+def query_attention_dtype() -> torch.dtype:
+    """What a single text's attention runs in: bfloat16 where the CPU has AMX (the Xeon this forward was
+    first measured on), else float32, faster for one text on AVX512-BF16 without AMX (module docstring)."""
+    from normbank.retrieval.encoder import cpu_flags
+
+    return torch.bfloat16 if "amx_bf16" in cpu_flags() else torch.float32
 
 
 def _packing_works() -> bool:
@@ -71,8 +86,9 @@ def _packing_works() -> bool:
 
 
 class _Bfloat16Bert:
-    def __init__(self, bert: Any, *, packed: bool):
+    def __init__(self, bert: Any, *, packed: bool, query_attention: torch.dtype = torch.bfloat16):
         self.packed = packed
+        self.query_attention = query_attention  # what a batch of one text's attention runs in (bfloat16 or float32)
         state = {name: tensor.detach() for name, tensor in bert.state_dict().items()}
         config = bert.config
         self.hidden = config.hidden_size
@@ -127,15 +143,16 @@ class _Bfloat16Bert:
             else:
                 h = h + self.token_types[0]
             h = layer_norm(h, (hidden,), *self.embedding_norm, self.eps).view(batch * length, hidden)
+            attention = self.query_attention if batch == 1 else torch.bfloat16
             bias = None  # padded keys get -inf; a batch without padding needs no mask
             if not bool(mask.all()):
-                bias = torch.zeros(batch, 1, 1, length, dtype=torch.bfloat16).masked_fill_(
+                bias = torch.zeros(batch, 1, 1, length, dtype=attention).masked_fill_(
                     (mask == 0).view(batch, 1, 1, length), float("-inf"))
             for qkv, out, out_norm, up, down, down_norm in self.layers:
-                q, k, v = self._product(h.to(torch.bfloat16), qkv).view(
+                q, k, v = self._product(h.to(torch.bfloat16), qkv).to(attention).view(
                     batch, length, 3, heads, hidden // heads).permute(2, 0, 3, 1, 4)
                 a = scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(batch * length, hidden)
-                h = layer_norm(h + self._product(a, out).float(), (hidden,), *out_norm, self.eps)
+                h = layer_norm(h + self._product(a.to(torch.bfloat16), out).float(), (hidden,), *out_norm, self.eps)
                 u = self._product(h.to(torch.bfloat16), up, gelu=True)
                 h = layer_norm(h + self._product(u, down).float(), (hidden,), *down_norm, self.eps)
             weights = mask.unsqueeze(-1).to(torch.float32)

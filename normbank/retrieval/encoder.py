@@ -84,18 +84,22 @@ def get_encoder(model: str | None, *, cache_dir: str | Path | None = None, preci
 
 
 @lru_cache(maxsize=1)
-def cpu_has_native_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (the avx512_bf16 or amx_bf16 flag, Linux only).
-    Without it oneDNN emulates bfloat16 products, which are then no faster than float32."""
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (/proc/cpuinfo, Linux only; empty elsewhere)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
                 if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return False
+    return frozenset()
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (the avx512_bf16 or amx_bf16 flag, Linux only).
+    Without it oneDNN emulates bfloat16 products, which are then no faster than float32."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def resolve_precision(precision: str | None) -> str:

@@ -81,3 +81,29 @@ def test_other_model_shapes_keep_the_models_own_forward(models, monkeypatch):
     assert fast_forward(model) is None
     monkeypatch.undo()
     assert fast_forward([model[0]]) is None  # no pooling module
+
+
+def test_a_single_texts_attention_runs_in_the_dtype_the_cpu_calls_for_and_batches_in_bfloat16(models, monkeypatch):
+    import torch
+
+    from normbank.retrieval import bert, encoder as encoder_module
+    from normbank.retrieval.bert import _Bfloat16Bert
+
+    monkeypatch.setattr(encoder_module, "cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16"}))
+    assert bert.query_attention_dtype() is torch.bfloat16
+    monkeypatch.setattr(encoder_module, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    assert bert.query_attention_dtype() is torch.float32
+
+    exact, fast = models
+    loaded = fast._loaded()
+    reference = exact.encode(SITUATIONS, batch_size=1)
+    auto = bert.fast_forward(loaded.model)
+    assert auto.query_attention is torch.float32  # as the patched flags ask
+    half = _Bfloat16Bert(loaded.model[0].auto_model, packed=auto.packed, query_attention=torch.bfloat16)
+    one = [loaded.model.preprocess([text]) for text in SITUATIONS]
+    single, single_half = np.vstack([auto(f) for f in one]), np.vstack([half(f) for f in one])
+    assert _min_cosine(single, reference) >= 0.9999
+    assert not np.array_equal(single, single_half)  # float32 attention really ran for one text
+    padded = loaded.model.preprocess(SITUATIONS)
+    np.testing.assert_array_equal(auto(padded), half(padded))  # a batch keeps bfloat16 attention
+    assert _min_cosine(auto(padded), reference) >= 0.9999
