@@ -35,7 +35,7 @@ PROMPT_TEXT_CHARS = 320
 POOL_FACTOR, POOL_MIN = 2, 10  # applicability reorders the 2k (at least 10) most relevant frames
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     id: int
     score: float

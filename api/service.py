@@ -175,7 +175,8 @@ def _built(cls, values: dict, fields_set: set | None = None):
 _new = object.__new__  # what BaseModel.__new__ resolves to, without the lookup
 # Every field name of the models built by the thousand per full-setting query, one set per class shared by
 # its models: pydantic only adds to it (assigning a field adds a name it already holds).
-_FIELDS = {cls: set(cls.model_fields) for cls in (Result, FrameOut, SourceRef, ConditionOut, DefeaterOut)}
+_FIELDS = {cls: set(cls.model_fields) for cls in (Result, FrameOut, SourceRef, ConditionOut, DefeaterOut,
+                                                   GroundedNorm)}
 # A RESULT's empty lists (no overriding frames, no conditions, ...) are this one: results are never mutated,
 # and fewer lists kept alive means less for the cycle collector to walk.
 _NONE: list = []
@@ -359,14 +360,20 @@ def ground(cache: FrameCache, retriever: "Retriever", request: GroundRequest, *,
         candidates = [c for c in candidates if c.setting in (setting_name, None)]
     ranked = grounding.apply_context(candidates, cache, context, request.k)
     ask_list = grounding.asks(ranked)
+    # Built without validation, like a query's RESULTs: every value comes from the bank and the reasoner.
+    # `tests/api/test_result_models.py` checks the response equals a validated one.
+    norm_fields, condition_fields, source_fields = _FIELDS[GroundedNorm], _FIELDS[ConditionOut], _FIELDS[SourceRef]
     norms = [
-        GroundedNorm(
-            id=public_norm_id(c.id), text=c.text, statement=c.statement, label=c.label, status=c.status,
-            score=round(c.score, 6), conditions=[a.text for a in c.unknown],
-            defeaters=[ConditionOut(label=label_, unknown=[a.text for a in atoms], frame=public_norm_id(fid),
-                                    support=1) for label_, atoms, fid in c.defeaters],
-            setting=c.setting, behavior=c.behavior, source=_source(c.source),
-        )
+        _built(GroundedNorm, {
+            "id": public_norm_id(c.id), "text": c.text, "statement": c.statement, "label": c.label,
+            "status": c.status, "score": round(c.score, 6), "conditions": [a.text for a in c.unknown],
+            "defeaters": [_built(ConditionOut, {"label": label_, "unknown": [a.text for a in atoms],
+                                                "frame": public_norm_id(fid), "support": 1}, condition_fields)
+                          for label_, atoms, fid in c.defeaters],
+            "setting": c.setting, "behavior": c.behavior,
+            "source": _built(SourceRef, {"name": c.source.get("name") or "", "licence": c.source.get("licence"),
+                                         "row": c.source.get("row")}, source_fields),
+        }, norm_fields)
         for c in ranked
     ]
     return GroundResponse(norms=norms, linked=linker.to_json(), ask=[AskOut(**a) for a in ask_list],

@@ -66,6 +66,32 @@ def test_built_query_response_equals_the_validated_one(corpus_client, monkeypatc
     assert built.next_cursor and built.unused and built.results  # the second body: a page, an unused fact
 
 
+
+def test_built_ground_response_equals_the_validated_one(client, monkeypatch):
+    # service.ground builds its grounded norms, their defeaters and sources without validation too.
+    from api.models import ConditionOut, GroundedNorm, GroundRequest, GroundResponse, SourceRef
+
+    cache, retriever = client.app.state.cache, client.app.state.retriever
+    bodies = ({"situation": "a teenage customer wants to drink alcohol with dinner", "setting": "restaurant",
+               "person": {"role": "customer", "attributes": {"age bracket": "teen"}}, "k": 10},
+              {"situation": "someone wants to drink alcohol", "k": 20})
+    seen = {"defeaters": 0, "conditions": 0}
+    for body in bodies:
+        with monkeypatch.context() as patched:  # validating one of these fails while service.ground runs
+            for model in (GroundedNorm, ConditionOut, SourceRef):
+                patched.setattr(model, "__init__", lambda *a, _m=model.__name__, **k: pytest.fail(f"{_m} validated"))
+            built = service.ground(cache, retriever, GroundRequest(**body))
+        validated = GroundResponse.model_validate(built.model_dump())
+        assert built == validated
+        assert built.model_dump_json() == validated.model_dump_json()
+        for norm in built.norms:
+            assert norm.model_fields_set == set(GroundedNorm.model_fields)
+            assert norm.source.model_fields_set == set(SourceRef.model_fields)
+            seen["defeaters"] += len(norm.defeaters)
+            seen["conditions"] += len(norm.conditions)
+        assert built.norms
+    assert seen["defeaters"] and seen["conditions"]  # both kinds of nested parts were built and compared
+
 def test_frame_refs_kept_with_a_compiled_setting_are_dropped_when_the_data_changes(corpus_client, engine, tmp_path):
     # A frame's public id and source reference are built once per compiled setting (result_of); a data
     # change compiles the setting anew, so answers cite what the database holds now.
