@@ -45,6 +45,7 @@ class Retriever:
         self.model = settings.embedding_model
         self.precision = settings.embedding_precision
         self.runtime = settings.embedding_runtime
+        self.query_threads = settings.embedding_query_threads
         self._encoder = encoder
         self._loaded: LoadedIndexes | None = None
         self._loaded_at = 0.0
@@ -64,7 +65,7 @@ class Retriever:
             with self._lock:
                 if self._encoder is None:
                     self._encoder = get_encoder(self.model, cache_dir=self.models_dir, precision=self.precision,
-                                                runtime=self.runtime)
+                                                runtime=self.runtime, query_threads=self.query_threads)
         return self._encoder
 
     def staleness(self) -> str | None:

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
             "runtimes give the same vectors (cosine 0.99999), so an index built by one serves the other."
         ),
     )
+    embedding_query_threads: int = Field(
+        2,
+        description=(
+            "Threads one free-text query's embedding may take on torch in bfloat16: 1, or 2 (the default), "
+            "where a second thread computes half of each layer of a text of 96 tokens or more, when the process "
+            "may run on two cores and no other query is using that thread."
+        ),
+    )
     index_on_start: str = Field(
         "rebuild", description="What the server does with a stale or missing index at start: rebuild, ignore."
     )
@@ -65,6 +73,13 @@ class Settings(BaseSettings):
         choices = _CHOICES[info.field_name]
         if value not in choices:
             raise ValueError(f"NORMBANK_{info.field_name.upper()} must be one of {', '.join(choices)}")
+        return value
+
+    @field_validator("embedding_query_threads")
+    @classmethod
+    def _one_or_two(cls, value: int) -> int:
+        if value not in (1, 2):
+            raise ValueError("NORMBANK_EMBEDDING_QUERY_THREADS must be 1 or 2")
         return value
 
     @property

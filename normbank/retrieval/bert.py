@@ -12,7 +12,10 @@ what `SentenceTransformer.forward` computes, in fewer and cheaper steps:
 - attention takes the bfloat16 projections as they come out of the product, except for a single text (a
   query) on a CPU without AMX, where it runs in float32 (`query_attention_dtype`); residuals, layer norms
   and the pooling stay float32, as in `encoder._bfloat16_linears`;
-- the unused BERT pooler (tanh over the first token) is skipped.
+- the unused BERT pooler (tanh over the first token) is skipped;
+- a single text of `SPLIT_MIN_TOKENS` or more, when the caller asks (`split`), is computed on two threads:
+  a second thread (`_Helper`) takes half of the heads of each layer's attention, then half of the tokens of
+  the rest of the layer (products, residuals and norms act on each token alone).
 
 Measured on a 2-core Xeon (AMX), one thread, NormDial situations (p50 144 tokens), alternating in one
 process: 13.0-13.6 ms per situation against 23-24 ms through `SentenceTransformer.forward` with bfloat16
@@ -21,12 +24,16 @@ with AVX512-BF16 but no AMX, attention in float32 took a NormDial situation from
 (median pairwise ratio 0.944-0.949 in three runs, both alternating in one process, 300 test-fold
 situations; 0.96 for single texts of 12 to 144 tokens), but made padded batches of 64 texts of 32 or 86
 tokens 1.12-1.13x slower, so batches (index builds) keep bfloat16. Either way the vectors stay within
-cosine 0.99997 of float32 ones.
+cosine 0.99997 of float32 ones. On the same EPYC, split over two threads, a NormDial situation took 9.2 ms
+instead of 12.6 (median pairwise ratio 0.74, 300 situations); with twelve hand-overs per pass, texts of 64
+tokens broke even (8 tokens: 1.43x slower), hence `SPLIT_MIN_TOKENS`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -37,6 +44,9 @@ log = logging.getLogger("normbank.retrieval")
 
 Forward = Callable[[Mapping[str, Any]], np.ndarray]
 _PACK_HINT = 128  # the row count oneDNN lays the reordered weights out for; any count works
+# The shortest single text a forward pass splits over two threads (`_Bfloat16Bert.__call__`): each of the
+# twelve hand-overs per pass costs tens of microseconds, more than a short text's halves gain.
+SPLIT_MIN_TOKENS = 96
 
 
 def fast_forward(model: Any) -> Forward | None:
@@ -89,6 +99,7 @@ class _Bfloat16Bert:
     def __init__(self, bert: Any, *, packed: bool, query_attention: torch.dtype = torch.bfloat16):
         self.packed = packed
         self.query_attention = query_attention  # what a batch of one text's attention runs in (bfloat16 or float32)
+        self._helper: _Helper | None = None  # the second thread of split forward passes, started on first use
         state = {name: tensor.detach() for name, tensor in bert.state_dict().items()}
         config = bert.config
         self.hidden = config.hidden_size
@@ -131,11 +142,14 @@ class _Bfloat16Bert:
         y = torch.nn.functional.linear(x, weight, bias)
         return torch.nn.functional.gelu(y) if gelu else y
 
-    def __call__(self, features: Mapping[str, Any]) -> np.ndarray:
+    def __call__(self, features: Mapping[str, Any], *, split: bool = False) -> np.ndarray:
+        """Sentence vectors for tokenizer features. With `split`, a single text of at least
+        `SPLIT_MIN_TOKENS` tokens is computed on two threads when this model's helper thread is free
+        (`_Helper`): each layer's attention by halves of its heads, the rest by halves of the tokens."""
         with torch.inference_mode():
             ids, mask = features["input_ids"], features["attention_mask"]
             batch, length = ids.shape
-            hidden, heads = self.hidden, self.heads
+            hidden = self.hidden
             types = features.get("token_type_ids")
             h = self.words[ids] + self.positions[:length]
             if types is not None and bool(types.any()):
@@ -148,13 +162,130 @@ class _Bfloat16Bert:
             if not bool(mask.all()):
                 bias = torch.zeros(batch, 1, 1, length, dtype=attention).masked_fill_(
                     (mask == 0).view(batch, 1, 1, length), float("-inf"))
-            for qkv, out, out_norm, up, down, down_norm in self.layers:
-                q, k, v = self._product(h.to(torch.bfloat16), qkv).to(attention).view(
-                    batch, length, 3, heads, hidden // heads).permute(2, 0, 3, 1, 4)
-                a = scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(batch * length, hidden)
-                h = layer_norm(h + self._product(a.to(torch.bfloat16), out).float(), (hidden,), *out_norm, self.eps)
-                u = self._product(h.to(torch.bfloat16), up, gelu=True)
-                h = layer_norm(h + self._product(u, down).float(), (hidden,), *down_norm, self.eps)
+            helper = self._free_helper() if split and batch == 1 and length >= SPLIT_MIN_TOKENS else None
+            if helper is None:
+                h = self._layers(h, batch, length, attention, bias)
+            else:
+                try:
+                    h = self._layers_split(helper, h, length, attention, bias)
+                finally:
+                    helper.busy.release()
             weights = mask.unsqueeze(-1).to(torch.float32)
             pooled = (h.view(batch, length, hidden) * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             return normalize(pooled, dim=-1).numpy()
+
+    def _layers(self, h, batch: int, length: int, attention, bias):
+        qkv = self._product(h.to(torch.bfloat16), self.layers[0][0]).to(attention)
+        for i, layer in enumerate(self.layers):
+            a = self._attention(self._heads(qkv, batch, length), bias).transpose(1, 2).reshape(batch * length,
+                                                                                               self.hidden)
+            h, qkv = self._rows(h, a, layer, self._next_qkv(i), attention)
+        return h
+
+    def _layers_split(self, helper: "_Helper", h, length: int, attention, bias):
+        """`_layers` for one text on two threads: the helper takes the second half of the heads, then of
+        the tokens, of every layer."""
+        half, cut = length // 2, self.heads // 2
+        qkv = self._product(h.to(torch.bfloat16), self.layers[0][0]).to(attention)
+        for i, layer in enumerate(self.layers):
+            q, k, v = self._heads(qkv, 1, length)
+            mine, theirs = helper.both(self._attention, ((q[:, cut:], k[:, cut:], v[:, cut:]), bias),
+                                       self._attention, ((q[:, :cut], k[:, :cut], v[:, :cut]), bias))
+            a = torch.cat((mine, theirs), 1).transpose(1, 2).reshape(length, self.hidden)
+            nxt = self._next_qkv(i)
+            (h1, qkv1), (h2, qkv2) = helper.both(self._rows, (h[half:], a[half:], layer, nxt, attention),
+                                                 self._rows, (h[:half], a[:half], layer, nxt, attention))
+            h = torch.cat((h1, h2))
+            qkv = torch.cat((qkv1, qkv2)) if nxt is not None else None
+        return h
+
+    def _heads(self, qkv, batch: int, length: int):
+        """q, k and v of shape (batch, heads, tokens, head size) from the fused projection's rows."""
+        return qkv.view(batch, length, 3, self.heads, self.hidden // self.heads).permute(2, 0, 3, 1, 4)
+
+    @staticmethod
+    def _attention(qkv: tuple, bias):
+        q, k, v = qkv
+        return scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+    def _next_qkv(self, i: int):
+        return self.layers[i + 1][0] if i + 1 < len(self.layers) else None
+
+    def _rows(self, h, a, layer: tuple, next_qkv, attention):
+        """What a layer does to each token on its own after attention (output product, residual and norm,
+        the feed-forward products, residual and norm), and the next layer's fused projection: any subset
+        of the tokens' rows can go separately."""
+        _qkv, out, out_norm, up, down, down_norm = layer
+        hidden = (self.hidden,)
+        h = layer_norm(h + self._product(a.to(torch.bfloat16), out).float(), hidden, *out_norm, self.eps)
+        u = self._product(h.to(torch.bfloat16), up, gelu=True)
+        h = layer_norm(h + self._product(u, down).float(), hidden, *down_norm, self.eps)
+        return h, (None if next_qkv is None else self._product(h.to(torch.bfloat16), next_qkv).to(attention))
+
+    def _free_helper(self) -> "_Helper | None":
+        """This model's helper thread (started on first use, anew in a forked child), if no other forward
+        pass is using it; the caller releases `busy`."""
+        helper = self._helper
+        if helper is None or helper.pid != os.getpid():
+            with _HELPER_LOCK:
+                helper = self._helper
+                if helper is None or helper.pid != os.getpid():
+                    helper = self._helper = _Helper()
+        return helper if helper.busy.acquire(blocking=False) else None
+
+
+_HELPER_LOCK = threading.Lock()
+_IDLE, _POSTED, _RUNNING = range(3)
+
+
+class _Helper:
+    """A second thread for one forward pass at a time. `both` runs the caller's part on the calling thread
+    and posts the other part to this thread; a part the helper has not started by the time the caller's
+    own is done is run by the caller too, so a helper that the OS has not scheduled (the other core is
+    busy) costs no waiting. The thread blocks on a semaphore between parts: it never spins."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.busy = threading.Lock()  # held by the forward pass using this helper
+        self._lock = threading.Lock()
+        self._wake = threading.Semaphore(0)
+        self._done = threading.Semaphore(0)
+        self._state = _IDLE
+        self._task: tuple | None = None
+        self._result: tuple = (None, None)
+        threading.Thread(target=self._loop, name="normbank-embed-helper", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.acquire()
+            with self._lock:
+                if self._state != _POSTED:  # run by the caller meanwhile (a wake-up left over)
+                    continue
+                self._state = _RUNNING
+                function, args = self._task
+            try:
+                self._result = (function(*args), None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                self._result = (None, exc)
+            self._done.release()
+
+    def both(self, theirs: Callable, their_args: tuple, mine: Callable, my_args: tuple) -> tuple:
+        """(mine(*my_args), theirs(*their_args)), the second on the helper thread if it gets to it first."""
+        with self._lock:
+            self._task, self._state = (theirs, their_args), _POSTED
+        self._wake.release()
+        try:
+            own = mine(*my_args)
+        finally:
+            with self._lock:
+                taken = self._state == _RUNNING
+                self._state, self._task = _IDLE, None
+            if taken:
+                self._done.acquire()
+        if not taken:
+            return own, theirs(*their_args)
+        result, error = self._result
+        self._result = (None, None)
+        if error is not None:
+            raise error
+        return own, result

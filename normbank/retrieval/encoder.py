@@ -45,6 +45,8 @@ ONNX_NAME_PREFIX = "onnx-int8:"  # what an ONNX encoder's name (and so its index
 DEFAULT_BATCH_SIZE = 64
 # Intra-op threads per batch. One: see the module docstring; queries are a single short batch anyway.
 DEFAULT_THREADS = 1
+# Threads a single long text (a query) may be computed on by the fast bfloat16 forward (`bert._Helper`).
+QUERY_THREADS = (1, 2)
 # Precision of the torch backend's matrix products: `auto` is bfloat16 where the CPU multiplies bfloat16
 # natively (AVX512-BF16 or AMX), else float32. See `SentenceTransformerEncoder`.
 PRECISIONS = EMBEDDING_PRECISIONS
@@ -63,12 +65,13 @@ class Encoder(Protocol):
 
 
 def get_encoder(model: str | None, *, cache_dir: str | Path | None = None, precision: str = "auto",
-                runtime: str = "auto") -> Encoder:
+                runtime: str = "auto", query_threads: int = 2) -> Encoder:
     """The encoder a configured model name means: `hashing[-<dim>]`; `onnx` or `onnx:<name or path>` for
     the ONNX int8 runtime (the packaged default when no name follows; the exported file is cached under
     `cache_dir`, default `<NORMBANK_DATA_DIR>/models`); a sentence-transformers name or path; or None for
     the packaged default. For the last two, `precision` (one of `PRECISIONS`) and `runtime` (one of
-    `RUNTIMES`, see `resolve_runtime`) choose how the model runs."""
+    `RUNTIMES`, see `resolve_runtime`) choose how the model runs, and `query_threads` how many threads one
+    long query may take on torch (`SentenceTransformerEncoder`)."""
     if model is not None and (model == ONNX_PREFIX or model.startswith(ONNX_PREFIX + ":")):
         return OnnxEncoder(model[len(ONNX_PREFIX) + 1 :] or None, cache_dir=cache_dir)
     if model == HASHING_PREFIX:
@@ -80,7 +83,7 @@ def get_encoder(model: str | None, *, cache_dir: str | Path | None = None, preci
         return HashingEncoder(int(suffix))
     if resolve_runtime(runtime, precision, model) == "onnxruntime":
         return OnnxEncoder(model, cache_dir=cache_dir, quantize=False)
-    return SentenceTransformerEncoder(model, precision=precision)
+    return SentenceTransformerEncoder(model, precision=precision, query_threads=query_threads)
 
 
 @lru_cache(maxsize=1)
@@ -331,16 +334,23 @@ class SentenceTransformerEncoder:
     of 31 ms (26-29 instead of 39-41 when the shared host was slower), a 9-token query 9.0-9.5 ms instead of
     10.5-12.7, index texts 1,160 per CPU-second instead of 500; cosine to float32 >= 0.99997. In bfloat16 a
     model of all-MiniLM-L6-v2's shape then runs `bert.fast_forward` (fused products on prepacked weights):
-    13.0-13.6 ms per NormDial situation instead of 23-24 through the model's own forward."""
+    13.0-13.6 ms per NormDial situation instead of 23-24 through the model's own forward.
+
+    `query_threads` (1 or 2, default 2): with 2, the fast forward computes a single text of
+    `bert.SPLIT_MIN_TOKENS` tokens or more on a second thread too, when the process may run on two cores
+    and no other query is using that thread (see `bert._Helper`)."""
 
     runtime = "torch"
 
     def __init__(self, model: str | None = None, *, threads: int | None = None, workers: int | None = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", query_threads: int = 2):
         self.name = DEFAULT_MODEL_NAME if model is None else model
         self._packaged = model is None
         self._threads = threads or DEFAULT_THREADS
         self._workers = workers
+        if query_threads not in QUERY_THREADS:
+            raise InvalidInput(f"bad embedding query threads {query_threads!r}: expected 1 or 2")
+        self.query_threads = query_threads
         self._source: str | None = None
         self.precision = resolve_precision(precision)
 
@@ -370,11 +380,13 @@ class SentenceTransformerEncoder:
         model = loaded.model
         preprocess = getattr(model, "preprocess", None) or model.tokenize  # sentence-transformers < 6: tokenize
 
+        split = self.query_threads > 1 and len(texts) == 1 and _workers() > 1
+
         def run(batch: list[str]) -> np.ndarray:
             with loaded.lock:
                 features = preprocess(batch)
             if loaded.fast is not None:
-                return loaded.fast(features)
+                return loaded.fast(features, split=split)
             with torch.inference_mode():
                 embeddings = model.forward(features)["sentence_embedding"]
             return _normalise(embeddings.float().numpy())

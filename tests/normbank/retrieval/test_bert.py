@@ -107,3 +107,90 @@ def test_a_single_texts_attention_runs_in_the_dtype_the_cpu_calls_for_and_batche
     padded = loaded.model.preprocess(SITUATIONS)
     np.testing.assert_array_equal(auto(padded), half(padded))  # a batch keeps bfloat16 attention
     assert _min_cosine(auto(padded), reference) >= 0.9999
+
+
+def test_a_long_single_text_split_over_two_threads_gives_the_same_vector(models, monkeypatch):
+    from normbank.retrieval import bert
+
+    _, fast = models
+    loaded = fast._loaded()
+    features = loaded.model.preprocess([SITUATIONS[0] * 3])  # well over SPLIT_MIN_TOKENS
+    assert features["input_ids"].shape[1] >= bert.SPLIT_MIN_TOKENS
+    handed = []
+    real_both = bert._Helper.both
+    monkeypatch.setattr(bert._Helper, "both", lambda self, *a: handed.append(1) or real_both(self, *a))
+    alone = loaded.fast(features)
+    assert not handed  # without split: one thread
+    split = loaded.fast(features, split=True)
+    assert len(handed) == 2 * len(loaded.fast.layers)  # the heads, then the tokens, of every layer
+    assert _min_cosine(split, alone) >= 0.99999
+    short = loaded.model.preprocess([SITUATIONS[1]])  # under SPLIT_MIN_TOKENS: one thread
+    handed.clear()
+    loaded.fast(short, split=True)
+    assert not handed
+    # The encoder splits single long texts only, and only when asked to.
+    handed.clear()
+    fast.encode([SITUATIONS[0] * 3])
+    assert handed or bert.os.cpu_count() == 1
+    handed.clear()
+    fast.query_threads = 1
+    try:
+        fast.encode([SITUATIONS[0] * 3])
+    finally:
+        fast.query_threads = 2
+    assert not handed
+
+
+def test_a_busy_helper_leaves_other_passes_on_one_thread_and_a_forked_child_gets_its_own(models):
+    from normbank.retrieval import bert
+
+    _, fast = models
+    forward = fast._loaded().fast
+    helper = forward._free_helper()
+    assert helper is not None  # now held, as by a pass in progress
+    try:
+        assert forward._free_helper() is None
+    finally:
+        helper.busy.release()
+    again = forward._free_helper()
+    assert again is helper
+    again.busy.release()
+    helper.pid = -1  # as seen from a forked child: the thread is not there
+    fresh = forward._free_helper()
+    assert fresh is not helper and fresh.pid == bert.os.getpid()
+    fresh.busy.release()
+
+
+def test_the_helper_runs_a_part_it_has_not_started_on_the_callers_thread_and_hands_back_errors():
+    import threading
+
+    from normbank.retrieval.bert import _Helper
+
+    here = threading.current_thread().name
+    helper = _Helper()
+    started = threading.Event()
+
+    def theirs():
+        started.set()
+        return threading.current_thread().name
+
+    def mine():  # waits (up to 5 s) for the helper to take the other part
+        started.wait(5)
+        started.clear()
+        return "mine"
+
+    assert helper.both(theirs, (), mine, ()) == ("mine", "normbank-embed-helper")
+    # A helper thread that never wakes up (as if descheduled): the caller runs the posted part itself.
+    asleep, helper._wake = helper._wake, threading.Semaphore(0)
+    assert helper.both(theirs, (), lambda: "mine", ()) == ("mine", here)
+    assert helper.both(theirs, (), lambda: "mine", ()) == ("mine", here)
+    started.clear()
+    helper._wake = asleep  # awake again: no part is run twice, and the next goes to the helper
+    assert helper.both(theirs, (), mine, ()) == ("mine", "normbank-embed-helper")
+    # Errors from either side reach the caller, and the helper keeps working afterwards.
+    with pytest.raises(ZeroDivisionError):
+        helper.both(lambda: 1 / 0, (), lambda: "mine", ())
+    with pytest.raises(KeyError):
+        helper.both(theirs, (), lambda: {}["x"], ())
+    started.clear()
+    assert helper.both(theirs, (), mine, ()) == ("mine", "normbank-embed-helper")

@@ -149,6 +149,24 @@ def test_settings_reject_an_unknown_precision():
         get_settings(embedding_precision="half")
 
 
+def test_query_threads_are_one_or_two_in_the_encoder_and_the_settings(monkeypatch):
+    from pydantic import ValidationError
+
+    from normbank.config import get_settings
+    from normbank.retrieval.encoder import SentenceTransformerEncoder
+
+    assert SentenceTransformerEncoder().query_threads == 2
+    assert SentenceTransformerEncoder(query_threads=1).query_threads == 1
+    with pytest.raises(InvalidInput):
+        SentenceTransformerEncoder(query_threads=3)
+    assert get_settings().embedding_query_threads == 2
+    monkeypatch.setenv("NORMBANK_EMBEDDING_QUERY_THREADS", "1")
+    assert get_settings().embedding_query_threads == 1
+    monkeypatch.setenv("NORMBANK_EMBEDDING_QUERY_THREADS", "4")
+    with pytest.raises(ValidationError, match="1 or 2"):
+        get_settings()
+
+
 def test_runtime_is_resolved_and_checked(monkeypatch, tmp_path):
     from normbank.retrieval import encoder as encoder_module
     from normbank.retrieval.encoder import OnnxEncoder, resolve_runtime
