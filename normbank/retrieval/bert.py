@@ -42,7 +42,7 @@ from torch.nn.functional import layer_norm, normalize, scaled_dot_product_attent
 
 log = logging.getLogger("normbank.retrieval")
 
-Forward = Callable[[Mapping[str, Any]], np.ndarray]
+Forward = Callable[..., np.ndarray]  # (features, *, split=False) -> vectors
 _PACK_HINT = 128  # the row count oneDNN lays the reordered weights out for; any count works
 # The shortest single text a forward pass splits over two threads (`_Bfloat16Bert.__call__`): each of the
 # twelve hand-overs per pass costs tens of microseconds, more than a short text's halves gain.
@@ -238,11 +238,23 @@ _HELPER_LOCK = threading.Lock()
 _IDLE, _POSTED, _RUNNING = range(3)
 
 
+def _new_helper_lock_after_fork() -> None:
+    # A thread of the parent may have held it at fork time; the child would wait forever.
+    global _HELPER_LOCK
+    _HELPER_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_helper_lock_after_fork)
+
+
 class _Helper:
     """A second thread for one forward pass at a time. `both` runs the caller's part on the calling thread
     and posts the other part to this thread; a part the helper has not started by the time the caller's
     own is done is run by the caller too, so a helper that the OS has not scheduled (the other core is
-    busy) costs no waiting. The thread blocks on a semaphore between parts: it never spins."""
+    busy) costs no waiting. The thread blocks on a semaphore between parts: it never spins. Each part
+    carries a number, and the caller takes only its own part's result, so a wait that was interrupted
+    (Ctrl-C in a notebook, say) cannot hand a later caller a stale one."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
@@ -251,8 +263,9 @@ class _Helper:
         self._wake = threading.Semaphore(0)
         self._done = threading.Semaphore(0)
         self._state = _IDLE
+        self._posted = 0  # the number of the last part posted
         self._task: tuple | None = None
-        self._result: tuple = (None, None)
+        self._result: tuple = (0, None, None)  # (part number, value, error)
         threading.Thread(target=self._loop, name="normbank-embed-helper", daemon=True).start()
 
     def _loop(self) -> None:
@@ -262,17 +275,21 @@ class _Helper:
                 if self._state != _POSTED:  # run by the caller meanwhile (a wake-up left over)
                     continue
                 self._state = _RUNNING
-                function, args = self._task
+                number, function, args = self._task
             try:
-                self._result = (function(*args), None)
+                with torch.inference_mode():  # per thread: the caller's does not reach this one
+                    self._result = (number, function(*args), None)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                self._result = (None, exc)
+                self._result = (number, None, exc)
+            del function, args  # nothing of the model or its activations kept between parts
             self._done.release()
 
     def both(self, theirs: Callable, their_args: tuple, mine: Callable, my_args: tuple) -> tuple:
         """(mine(*my_args), theirs(*their_args)), the second on the helper thread if it gets to it first."""
         with self._lock:
-            self._task, self._state = (theirs, their_args), _POSTED
+            self._posted += 1
+            number = self._posted
+            self._task, self._state = (number, theirs, their_args), _POSTED
         self._wake.release()
         try:
             own = mine(*my_args)
@@ -281,11 +298,14 @@ class _Helper:
                 taken = self._state == _RUNNING
                 self._state, self._task = _IDLE, None
             if taken:
-                self._done.acquire()
+                while True:  # a release left by an interrupted wait belongs to an earlier part
+                    self._done.acquire()
+                    done, result, error = self._result
+                    if done == number:
+                        break
+                self._result = (0, None, None)
         if not taken:
             return own, theirs(*their_args)
-        result, error = self._result
-        self._result = (None, None)
         if error is not None:
             raise error
         return own, result

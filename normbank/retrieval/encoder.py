@@ -158,7 +158,7 @@ class _LoadedModel:
     def __init__(self, model: Any, dimension: int, fast: Callable[[Any], np.ndarray] | None = None):
         self.model = model
         self.dimension = dimension
-        self.fast = fast  # `bert.fast_forward(model)` in bfloat16, else None: `model.forward` serves
+        self.fast = fast  # `bert.fast_forward(model)` in bfloat16 (features, *, split), else None: `model.forward` serves
         self.lock = threading.Lock()
 
 
@@ -337,8 +337,8 @@ class SentenceTransformerEncoder:
     13.0-13.6 ms per NormDial situation instead of 23-24 through the model's own forward.
 
     `query_threads` (1 or 2, default 2): with 2, the fast forward computes a single text of
-    `bert.SPLIT_MIN_TOKENS` tokens or more on a second thread too, when the process may run on two cores
-    and no other query is using that thread (see `bert._Helper`)."""
+    `bert.SPLIT_MIN_TOKENS` tokens or more on a second thread too, when `workers` (default: the cores the
+    process may run on) is more than one and no other query is using that thread (see `bert._Helper`)."""
 
     runtime = "torch"
 
@@ -380,7 +380,8 @@ class SentenceTransformerEncoder:
         model = loaded.model
         preprocess = getattr(model, "preprocess", None) or model.tokenize  # sentence-transformers < 6: tokenize
 
-        split = self.query_threads > 1 and len(texts) == 1 and _workers() > 1
+        workers = self._workers or _workers()
+        split = self.query_threads > 1 and len(texts) == 1 and workers > 1
 
         def run(batch: list[str]) -> np.ndarray:
             with loaded.lock:
@@ -391,7 +392,6 @@ class SentenceTransformerEncoder:
                 embeddings = model.forward(features)["sentence_embedding"]
             return _normalise(embeddings.float().numpy())
 
-        workers = self._workers or _workers()
         return _encode_batched(texts, loaded.dimension, run, batch_size=batch_size, progress=progress,
                                desc=self.name, workers=workers)
 

@@ -110,7 +110,7 @@ def test_a_single_texts_attention_runs_in_the_dtype_the_cpu_calls_for_and_batche
 
 
 def test_a_long_single_text_split_over_two_threads_gives_the_same_vector(models, monkeypatch):
-    from normbank.retrieval import bert
+    from normbank.retrieval import bert, encoder as encoder_module
 
     _, fast = models
     loaded = fast._loaded()
@@ -131,7 +131,7 @@ def test_a_long_single_text_split_over_two_threads_gives_the_same_vector(models,
     # The encoder splits single long texts only, and only when asked to.
     handed.clear()
     fast.encode([SITUATIONS[0] * 3])
-    assert handed or bert.os.cpu_count() == 1
+    assert handed or encoder_module._workers() == 1
     handed.clear()
     fast.query_threads = 1
     try:
@@ -163,6 +163,7 @@ def test_a_busy_helper_leaves_other_passes_on_one_thread_and_a_forked_child_gets
 
 def test_the_helper_runs_a_part_it_has_not_started_on_the_callers_thread_and_hands_back_errors():
     import threading
+    import time
 
     from normbank.retrieval.bert import _Helper
 
@@ -188,9 +189,26 @@ def test_the_helper_runs_a_part_it_has_not_started_on_the_callers_thread_and_han
     helper._wake = asleep  # awake again: no part is run twice, and the next goes to the helper
     assert helper.both(theirs, (), mine, ()) == ("mine", "normbank-embed-helper")
     # Errors from either side reach the caller, and the helper keeps working afterwards.
-    with pytest.raises(ZeroDivisionError):
-        helper.both(lambda: 1 / 0, (), lambda: "mine", ())
+    def fails():
+        started.set()
+        return 1 / 0
+
+    with pytest.raises(ZeroDivisionError):  # raised on the helper thread, handed back
+        helper.both(fails, (), mine, ())
+    with pytest.raises(ZeroDivisionError):  # run by the caller
+        helper.both(fails, (), lambda: "mine", ())
     with pytest.raises(KeyError):
         helper.both(theirs, (), lambda: {}["x"], ())
     started.clear()
     assert helper.both(theirs, (), mine, ()) == ("mine", "normbank-embed-helper")
+    # A wait that was interrupted leaves a release behind: the next caller still waits for its own part.
+    def slow():
+        started.set()
+        time.sleep(0.2)  # still running when the caller's part is done
+        return "slow"
+
+    helper._done.release()
+    started.clear()
+    assert helper.both(slow, (), mine, ()) == ("mine", "slow")
+    started.clear()
+    assert helper.both(lambda: started.set() or "second", (), mine, ()) == ("mine", "second")

@@ -159,6 +159,7 @@ def test_query_threads_are_one_or_two_in_the_encoder_and_the_settings(monkeypatc
     assert SentenceTransformerEncoder(query_threads=1).query_threads == 1
     with pytest.raises(InvalidInput):
         SentenceTransformerEncoder(query_threads=3)
+    monkeypatch.delenv("NORMBANK_EMBEDDING_QUERY_THREADS", raising=False)
     assert get_settings().embedding_query_threads == 2
     monkeypatch.setenv("NORMBANK_EMBEDDING_QUERY_THREADS", "1")
     assert get_settings().embedding_query_threads == 1
