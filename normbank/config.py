@@ -55,7 +55,8 @@ class Settings(BaseSettings):
         description=(
             "Threads one free-text query's embedding may take on torch in bfloat16: 1, or 2 (the default), "
             "where a second thread computes half of each layer of a text of 96 tokens or more, when the process "
-            "may run on two cores and no other query is using that thread."
+            "may run on two cores and no other query is using that thread. `normbank serve --workers N` sets 1 "
+            "when N workers are more than half the cores, unless this is set."
         ),
     )
     index_on_start: str = Field(
