@@ -238,8 +238,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 def _query_threads_for_workers(workers: int) -> None:
     """With more workers than half the cores, each query's embedding keeps to one thread (unless
     NORMBANK_EMBEDDING_QUERY_THREADS says otherwise): the workers already fill the cores, and a second
-    thread per query then costs throughput. Measured on 2 cores with 2 workers, /v1/ground under load:
-    80-90 rps with two threads per query against 93-98 with one, alternating runs of bench_http.py."""
+    thread per query adds hand-overs for no gain. Measured on 2 cores with 2 workers, /v1/ground under
+    load, four alternating runs of bench_http.py each: 80-102 rps (median 93) with two threads per query,
+    86-101 (median 96) with one."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
