@@ -241,11 +241,9 @@ def _query_threads_for_workers(workers: int) -> None:
     thread per query adds hand-overs for no gain. Measured on 2 cores with 2 workers, /v1/ground under
     load, four alternating runs of bench_http.py each: 80-102 rps (median 93) with two threads per query,
     86-101 (median 96) with one."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    if 2 * workers > cores and workers > 1:
+    from normbank.retrieval.encoder import usable_cores
+
+    if 2 * workers > usable_cores() and workers > 1:
         os.environ.setdefault("NORMBANK_EMBEDDING_QUERY_THREADS", "1")  # the workers inherit it
 
 

@@ -13,6 +13,8 @@ EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16")
 # NORMBANK_EMBEDDING_RUNTIME: what runs the packaged model. `auto` is torch where it runs in bfloat16, else
 # onnxruntime in float32 (the same vectors, faster on CPUs without bfloat16) when onnxruntime is installed.
 EMBEDDING_RUNTIMES = ("auto", "torch", "onnxruntime")
+# NORMBANK_EMBEDDING_QUERY_THREADS: threads one long query's embedding may take (torch in bfloat16).
+EMBEDDING_QUERY_THREADS = (1, 2)
 _CHOICES = {"embedding_precision": EMBEDDING_PRECISIONS, "embedding_runtime": EMBEDDING_RUNTIMES}
 
 
@@ -79,8 +81,9 @@ class Settings(BaseSettings):
     @field_validator("embedding_query_threads")
     @classmethod
     def _one_or_two(cls, value: int) -> int:
-        if value not in (1, 2):
-            raise ValueError("NORMBANK_EMBEDDING_QUERY_THREADS must be 1 or 2")
+        if value not in EMBEDDING_QUERY_THREADS:
+            choices = " or ".join(map(str, EMBEDDING_QUERY_THREADS))
+            raise ValueError(f"NORMBANK_EMBEDDING_QUERY_THREADS must be {choices}")
         return value
 
     @property

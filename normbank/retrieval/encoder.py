@@ -33,7 +33,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from normbank.config import EMBEDDING_PRECISIONS, EMBEDDING_RUNTIMES, get_settings
+from normbank.config import EMBEDDING_PRECISIONS, EMBEDDING_QUERY_THREADS, EMBEDDING_RUNTIMES, get_settings
 from normbank.errors import IndexNotReady, InvalidInput
 
 log = logging.getLogger("normbank.retrieval")
@@ -46,7 +46,7 @@ DEFAULT_BATCH_SIZE = 64
 # Intra-op threads per batch. One: see the module docstring; queries are a single short batch anyway.
 DEFAULT_THREADS = 1
 # Threads a single long text (a query) may be computed on by the fast bfloat16 forward (`bert._Helper`).
-QUERY_THREADS = (1, 2)
+QUERY_THREADS = EMBEDDING_QUERY_THREADS
 # Precision of the torch backend's matrix products: `auto` is bfloat16 where the CPU multiplies bfloat16
 # natively (AVX512-BF16 or AMX), else float32. See `SentenceTransformerEncoder`.
 PRECISIONS = EMBEDDING_PRECISIONS
@@ -155,7 +155,7 @@ class _LoadedModel:
     a fast tokenizer raises "Already borrowed" when two threads use it at once, and torch already
     spreads one batch over all cores."""
 
-    def __init__(self, model: Any, dimension: int, fast: Callable[[Any], np.ndarray] | None = None):
+    def __init__(self, model: Any, dimension: int, fast: Callable[..., np.ndarray] | None = None):
         self.model = model
         self.dimension = dimension
         self.fast = fast  # `bert.fast_forward(model)` in bfloat16 (features, *, split), else None: `model.forward` serves
@@ -263,7 +263,8 @@ def _load_model(name: str, source: str, precision: str = "float32") -> _LoadedMo
     return _LoadedModel(model, dimension, fast)
 
 
-def _workers() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity; the CPU count where there is none)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
@@ -380,7 +381,7 @@ class SentenceTransformerEncoder:
         model = loaded.model
         preprocess = getattr(model, "preprocess", None) or model.tokenize  # sentence-transformers < 6: tokenize
 
-        workers = self._workers or _workers()
+        workers = self._workers or usable_cores()
         split = self.query_threads > 1 and len(texts) == 1 and workers > 1
 
         def run(batch: list[str]) -> np.ndarray:
@@ -603,7 +604,7 @@ class OnnxEncoder:
             return _normalise(pooled)
 
         return _encode_batched(texts, loaded.dimension, run, batch_size=batch_size, progress=progress,
-                               desc=self.name, workers=self._workers or _workers())
+                               desc=self.name, workers=self._workers or usable_cores())
 
     def _loaded(self) -> _LoadedOnnx:
         return _load_once(_ONNX, self._key(), self._load)

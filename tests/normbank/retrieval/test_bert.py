@@ -131,7 +131,7 @@ def test_a_long_single_text_split_over_two_threads_gives_the_same_vector(models,
     # The encoder splits single long texts only, and only when asked to.
     handed.clear()
     fast.encode([SITUATIONS[0] * 3])
-    assert handed or encoder_module._workers() == 1
+    assert handed or encoder_module.usable_cores() == 1
     handed.clear()
     fast.query_threads = 1
     try:
