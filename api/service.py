@@ -320,7 +320,9 @@ def query_json(cache: FrameCache, request: QueryRequest, retriever: "Retriever |
 
 # -- free text: search and grounding -------------------------------------------------------------------
 def _source(data: dict) -> SourceRef:
-    return SourceRef(name=data.get("name") or "", licence=data.get("licence"), row=data.get("row"))
+    """A candidate's provenance (from the bank) as a SourceRef, built without validation like the RESULTs'."""
+    return _built(SourceRef, {"name": data.get("name") or "", "licence": data.get("licence"), "row": data.get("row")},
+                  _FIELDS[SourceRef])
 
 
 def search(cache: FrameCache, retriever: "Retriever", q: str, *, setting: str | None = None,
@@ -362,7 +364,7 @@ def ground(cache: FrameCache, retriever: "Retriever", request: GroundRequest, *,
     ask_list = grounding.asks(ranked)
     # Built without validation, like a query's RESULTs: every value comes from the bank and the reasoner.
     # `tests/api/test_result_models.py` checks the response equals a validated one.
-    norm_fields, condition_fields, source_fields = _FIELDS[GroundedNorm], _FIELDS[ConditionOut], _FIELDS[SourceRef]
+    norm_fields, condition_fields = _FIELDS[GroundedNorm], _FIELDS[ConditionOut]
     norms = [
         _built(GroundedNorm, {
             "id": public_norm_id(c.id), "text": c.text, "statement": c.statement, "label": c.label,
@@ -370,9 +372,7 @@ def ground(cache: FrameCache, retriever: "Retriever", request: GroundRequest, *,
             "defeaters": [_built(ConditionOut, {"label": label_, "unknown": [a.text for a in atoms],
                                                 "frame": public_norm_id(fid), "support": 1}, condition_fields)
                           for label_, atoms, fid in c.defeaters],
-            "setting": c.setting, "behavior": c.behavior,
-            "source": _built(SourceRef, {"name": c.source.get("name") or "", "licence": c.source.get("licence"),
-                                         "row": c.source.get("row")}, source_fields),
+            "setting": c.setting, "behavior": c.behavior, "source": _source(c.source),
         }, norm_fields)
         for c in ranked
     ]
