@@ -2,29 +2,10 @@
 
 `FrameCache` loads a setting's frames lazily on first use and drops everything when the data version
 changes (an import committed, in this process or another: checked at most every `check_seconds`).
-
-Compiled settings are millions of long-lived objects. Left to the cycle collector, every full collection
-walks all of them, and answering new contexts (which allocates) triggers full collections: over the 155k
-corpus with all 129 settings compiled, 4,800 judges of new contexts cost 268-289 us of CPU each, with
-full collections pausing 430-450 ms; with the compiled settings frozen (`gc.freeze`, after each
-compilation) 106 us, and 8.7 ms at most. Reference counting still frees them; `gc.unfreeze` hands them
-back to the collector when the cache drops them.
-
-Answers are made by the tens of thousands (a full query over the largest setting of the 155k corpus makes
-~18k objects), and with the default young-generation threshold of 700 the collector ran 25 young, 2 middle
-and, every fifth query, a full collection per such query. A cache that compiles a setting raises that
-threshold to `YOUNG_THRESHOLD`, for the whole process and for good (it is not restored when the cache
-drops its settings). Measured over 300 queries of new contexts with answers kept as the service keeps
-them: 0.3 ms of collection per query instead of 1.3-1.4, and p99 43 ms instead of 80-113. In
-`bench_reasoning.py`'s cold pass (answers forgotten before each query) a query's objects, fewer than the
-threshold, are freed before any collection: no collection instead of 6.2 ms of it per query through the
-service (2.6 ms in the reasoner alone), as its collector counts show. Only cyclic garbage waits longer;
-the rest is freed by reference counting as before.
 """
 
 from __future__ import annotations
 
-import gc
 import itertools
 import threading
 import time
@@ -36,17 +17,18 @@ from sqlalchemy.engine import Connection, Engine
 from normbank.constraints import Atom, Kind, Subject, normalise_text, stored_atom
 from normbank.context import DimensionKey
 from normbank.errors import SettingNotFound
-from normbank.reasoning import CompiledFrames, Frame, forget_answers
+from normbank.linking import Vocabulary
+from normbank.compiled import CompiledFrames, Frame
 from normbank.scales import Scales
 from schema.catalog import norm_atoms, norm_select
 from schema.models import Behavior, ConstraintAtom, Dimension, Norm, NormConstraint, Setting, Source
 from schema.queries import data_version, load_scales
+from schema.texts import vocabulary
 
 # Free-text requests (grounding, search) rank the same popular norms again and again: their rows and atoms,
 # and the compiled frames of setting-less candidates, are kept per data version, first in first out.
 NORMS_KEPT = 20_000
 LOOSE_KEPT = 4_096
-YOUNG_THRESHOLD = 50_000  # the cycle collector's young generation, once settings are compiled (docstring)
 # Built once, like `catalog.norm_atoms`'s: constructing the statement cost more than running it.
 _NORM_ROWS = norm_select().where(Norm.id.in_(bindparam("ids", expanding=True)))
 
@@ -112,17 +94,12 @@ class FrameCache:
         self._setting_ids: dict[str, int] | None = None
         self._scales: Scales | None = None
         self._dimensions: set[DimensionKey] | None = None
-        self._vocabulary = None
+        self._vocabulary: Vocabulary | None = None
         self._norms: dict[int, tuple[Any, tuple[Atom, ...]]] = {}
         self._loose: dict[tuple[int, ...], CompiledFrames] = {}
-        self._collect_before_freezing = False
 
     def _clear(self) -> None:
-        forget_answers()  # answers remembered for the old frames would only take up room
-        if self._settings:
-            gc.unfreeze()  # the old settings (and whatever was frozen with them) go back to the collector,
-            self._collect_before_freezing = True  # which runs before the next freeze could re-freeze them
-        self._settings.clear()
+        self._settings = {}
         self._setting_ids = None
         self._scales = None
         self._dimensions = None
@@ -179,26 +156,14 @@ class FrameCache:
                 dims = self._dimensions = known_dimensions(conn)
         return dims
 
-    def vocabulary(self):
+    def vocabulary(self) -> Vocabulary:
         """What free text can link to (settings, roles, behaviours, values), per data version."""
-        from schema.texts import vocabulary
-
         self._fresh()
         vocab = self._vocabulary
         if vocab is None:
             with self.engine.connect() as conn:
                 vocab = self._vocabulary = vocabulary(conn)
         return vocab
-
-    def hot(self, setting: str) -> bool:
-        """True when this setting (by its exact name), the vocabulary, the scales and the dimensions are in
-        memory and no staleness check is due: `get` and friends will not touch the database."""
-        return (
-            self._version is not None
-            and time.monotonic() - self._checked < self.check_seconds
-            and self._setting_ids is not None and normalise_text(setting) in self._settings
-            and self._vocabulary is not None and self._scales is not None and self._dimensions is not None
-        )
 
     def resolve(self, setting: str) -> str:
         """The bank's name for a setting (case and spacing normalised), or SettingNotFound."""
@@ -219,13 +184,6 @@ class FrameCache:
                     frames = load_frames(conn, self.setting_ids()[name])
                 compiled = CompiledFrames(frames, self.scales(), setting=name)
                 self._settings[name] = compiled
-                if self._collect_before_freezing:
-                    gc.collect()
-                    self._collect_before_freezing = False
-                gc.freeze()  # out of the cycle collector's sight (module docstring)
-                young, middle, old = gc.get_threshold()
-                if 0 < young < YOUNG_THRESHOLD:  # 0: collection turned off by the process; left so
-                    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
         return compiled
 
     def norms(self, ids: Sequence[int]) -> dict[int, tuple[Any, tuple[Atom, ...]]]:

@@ -1,61 +1,10 @@
-"""FrameCache keeps compiled settings out of the cycle collector's sight, and hands them back when it
-drops them (a data change), so nothing the cache let go of stays frozen."""
+"""FrameCache: candidate norms and loose frames are kept per data version and dropped when it changes."""
 
 from __future__ import annotations
-
-import gc
-import weakref
 
 from ingest.pipeline import run_import
 from schema.frames import FrameCache
 from tests.conftest import FIXTURES
-
-
-def test_compiled_settings_are_frozen_and_released_when_the_data_changes(engine):
-    run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
-    gc.unfreeze()
-    cache = FrameCache(engine, check_seconds=0)
-    setting = next(iter(cache.setting_ids()))
-    compiled = cache.get(setting)
-    assert gc.get_freeze_count() > 0  # frozen after compiling
-    assert not any(compiled is o for o in gc.get_objects(generation=2))  # not walked by full collections
-
-    # a cycle that hangs on the old compilation: collectable only once it is unfrozen
-    class Holder:
-        pass
-
-    holder = Holder()
-    holder.me, holder.compiled = holder, compiled
-    gc.freeze()
-    gone = weakref.ref(holder)
-    del holder, compiled
-
-    run_import(engine=engine, format="normdial", path=FIXTURES / "normdial")  # the data version moves on
-    cache.get(setting)  # notices the change: unfreezes and collects the old compilations, freezes the new
-    assert gone() is None and gc.get_freeze_count() > 0
-
-
-def test_compiling_a_setting_raises_the_young_generation_threshold_unless_collection_is_off(engine):
-    from schema.frames import YOUNG_THRESHOLD
-
-    run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
-    before = gc.get_threshold()
-    try:
-        gc.set_threshold(700, 10, 10)
-        cache = FrameCache(engine, check_seconds=0)
-        setting = next(iter(cache.setting_ids()))
-        cache.get(setting)
-        assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
-        gc.set_threshold(0, 10, 10)  # a process that turned collection off keeps it off
-        cache.invalidate()
-        cache.get(setting)  # compiled again
-        assert gc.get_threshold() == (0, 10, 10)
-        gc.set_threshold(YOUNG_THRESHOLD * 2, 10, 10)  # and a higher threshold is left as it is
-        cache.invalidate()
-        cache.get(setting)
-        assert gc.get_threshold() == (YOUNG_THRESHOLD * 2, 10, 10)
-    finally:
-        gc.set_threshold(*before)
 
 
 def test_norms_are_read_once_per_data_version_and_missing_ids_are_left_out(engine, monkeypatch):
@@ -92,7 +41,7 @@ def test_norms_are_read_once_per_data_version_and_missing_ids_are_left_out(engin
 
 def test_loose_frames_are_compiled_once_whatever_their_order(engine):
     from normbank.constraints import parse_atom
-    from normbank.reasoning import Frame
+    from normbank.compiled import Frame
 
     run_import(engine=engine, format="normdial", path=FIXTURES / "normdial")
     cache = FrameCache(engine, check_seconds=3600)
