@@ -1,7 +1,6 @@
 """Typed dependencies, so route signatures read like the domain.
 
-The ones that only read `app.state` are `async def`: FastAPI runs a plain `def` dependency in the thread
-pool, and each such hop cost more than the whole judgement (py-spy on /v1/judge under load)."""
+The ones that only read `app.state` are `async def`, so FastAPI does not hand them to the thread pool."""
 
 from __future__ import annotations
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy.pool import SingletonThreadPool
 
 from normbank.constraints import Atom, Kind, Subject
 from normbank.context import Context
 from normbank.ids import public_norm_id
-from normbank.reasoning import Frame, State, judge_behavior
+from normbank.compiled import Frame
+from normbank.reasoning import State, judge_behavior
 from normbank.retrieval.fusion import best_per_key, score_fusion
 from normbank.statements import atom_phrase
 from schema.frames import FrameCache
@@ -53,6 +54,11 @@ class Candidate:
     @property
     def text(self) -> str:
         return self.rule_text or self.statement
+
+
+def source_of(name: str | None, licence: str | None, row: int | None) -> dict[str, Any]:
+    """A norm's provenance as answers cite it (SourceRef)."""
+    return {"name": name or "", "licence": licence, "row": row}
 
 
 def _lexical(retriever: Retriever, text: str, k: int) -> list[tuple[int, float]]:
@@ -102,7 +108,7 @@ def load_candidates(cache: FrameCache, scored: Sequence[tuple[int, float]]) -> l
         r, atoms = entry
         out.append(Candidate(
             id=norm_id, score=score, setting=r.setting, behavior=r.behavior, label=r.label, statement=r.statement,
-            rule_text=r.rule_text, source={"name": r.source, "licence": r.licence, "row": r.row_number},
+            rule_text=r.rule_text, source=source_of(r.source, r.licence, r.row_number),
             atoms=atoms,
         ))
     return out
@@ -142,8 +148,8 @@ def apply_context(candidates: list[Candidate], cache: FrameCache, context: Conte
                             w = evaluations[winner_id]
                             kept[winner_id] = Candidate(
                                 id=winner_id, score=c.score, setting=setting, behavior=behavior, label=w.frame.label,
-                                statement=w.frame.statement or "", source={"name": w.frame.source,
-                                "licence": w.frame.licence, "row": w.frame.row_number}, atoms=w.frame.atoms,
+                                statement=w.frame.statement or "", atoms=w.frame.atoms,
+                                source=source_of(w.frame.source, w.frame.licence, w.frame.row_number),
                                 status="applies",
                                 defeaters=_defeaters(judgement, winner_id),
                             )

@@ -22,7 +22,6 @@ from sqlalchemy.engine import Engine
 from normbank.config import Settings
 from normbank.errors import IndexNotReady
 from normbank.retrieval.encoder import Encoder, get_encoder
-from normbank.retrieval.linking import Link, link
 from normbank.retrieval.store import IndexStore, LoadedIndexes
 from schema import lexical
 from schema.indexing import build_index, current_stamp
@@ -222,10 +221,12 @@ class Retriever:
             return lexical.search(conn, text, limit=k, kind=kind)
 
     # -- linking -------------------------------------------------------------------------------------
+    @property
+    def links_densely(self) -> bool:
+        """Whether linking may use embeddings: not when the index is off and no encoder was handed in."""
+        return self.mode != "off" or self._encoder is not None
+
     def similarity(self, text: str, candidates: Sequence[str]) -> np.ndarray:
+        """Cosines of `text` to each candidate (linking's dense side)."""
         vectors = self.embed(list(candidates) + [text])
         return vectors[:-1] @ vectors[-1]
-
-    def link(self, text: str, kind: str, candidates: Sequence[str], *, aliases: Mapping[str, str] | None = None) -> Link:
-        dense_ok = self.mode != "off" or self._encoder is not None
-        return link(text, kind, sorted(candidates), similarity=self.similarity if dense_ok else None, aliases=aliases)

@@ -190,23 +190,26 @@ def cmd_query(args: argparse.Namespace) -> int:
     else:
         response = service.query(cache, QueryRequest(setting=args.setting, person=person, other=other,
                                                      environment=environment, limit=args.limit))
-        results = response.results
+        results = response["results"]
     if args.json:
-        print(response.model_dump_json(indent=2))
+        print(json.dumps(response, ensure_ascii=False, indent=2))
         return 0
-    for unused in response.unused:
-        print(f"note: the bank has never seen {unused.subject} {unused.name!r}; it was not used")
-    rows = []
-    for r in results:
-        deciding = [f for f in r.frames if f.state == "true" and not f.overridden_by]
-        rows.append((r.behavior, r.status, r.verdict or "-",
-                     "-" if r.confidence is None else f"{r.confidence:.2f}" + (" contested" if r.contested else ""),
-                     "; ".join(" and ".join(f.constraints) or "(always)" for f in deciding[:2]) or "-",
-                     "; ".join(f"{c.label} if {' and '.join(c.unknown)}" for c in r.conditions[:2]) or "-"))
-    print(_table(rows, ("behaviour", "status", "verdict", "confidence", "deciding frames", "conditions")))
-    if not args.behavior and response.next_cursor:
-        print(f"... {response.total - len(results)} more behaviours (raise --limit)")
+    for unused in response["unused"]:
+        print(f"note: the bank has never seen {unused['subject']} {unused['name']!r}; it was not used")
+    print(_table([_result_row(r) for r in results],
+                 ("behaviour", "status", "verdict", "confidence", "deciding frames", "conditions")))
+    if not args.behavior and response["next_cursor"]:
+        print(f"... {response['total'] - len(results)} more behaviours (raise --limit)")
     return 0
+
+
+def _result_row(r: dict[str, Any]) -> tuple:
+    """One answer as a table row: verdict, confidence, the deciding frames and the open conditions."""
+    deciding = [f for f in r["frames"] if f["state"] == "true" and not f["overridden_by"]]
+    confidence = "-" if r["confidence"] is None else f"{r['confidence']:.2f}" + (" contested" if r["contested"] else "")
+    return (r["behavior"], r["status"], r["verdict"] or "-", confidence,
+            "; ".join(" and ".join(f["constraints"]) or "(always)" for f in deciding[:2]) or "-",
+            "; ".join(f"{c['label']} if {' and '.join(c['unknown'])}" for c in r["conditions"][:2]) or "-")
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -9,10 +9,7 @@ from sqlalchemy.engine import Connection
 
 from normbank.constraints import Atom, stored_atom
 from normbank.scales import PROJECT_SCALES
-# The project's scales that describe a place rather than a person.
-ENVIRONMENT_SCALES = frozenset({"time of day", "temperature", "noise", "day of the week", "population density"})
-
-from schema.models import (  # noqa: E402
+from schema.models import (
     Behavior, ConstraintAtom, Dimension, DimensionValue, Norm, NormConstraint, NormExample, NormRow, Role, Setting,
     SettingBehavior, Source,
 )
@@ -170,19 +167,8 @@ def setting_detail(conn: Connection, name: str) -> dict[str, Any] | None:
             "taxonomy_behaviors": int(taxonomy_behaviors or 0)}
 
 
-def setting_behaviors(conn: Connection, name: str) -> list[str]:
-    """Behaviours with frames in a setting, then those only the taxonomy lists."""
-    sid = conn.execute(select(Setting.id).where(Setting.name == name)).scalar()
-    if sid is None:
-        return []
-    framed = conn.execute(
-        select(Behavior.name).distinct().join(Norm, Norm.behavior_id == Behavior.id).where(Norm.setting_id == sid)
-    ).scalars().all()
-    listed = conn.execute(
-        select(Behavior.name).join(SettingBehavior, SettingBehavior.behavior_id == Behavior.id)
-        .where(SettingBehavior.setting_id == sid)
-    ).scalars().all()
-    return sorted(set(framed)) + sorted(set(listed) - set(framed))
+# The project's scales that describe a place rather than a person.
+ENVIRONMENT_SCALES = frozenset({"time of day", "temperature", "noise", "day of the week", "population density"})
 
 
 def taxonomy(conn: Connection) -> list[dict[str, Any]]:

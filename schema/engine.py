@@ -1,15 +1,13 @@
-"""Engine and session factories (never built at import time) and database-URL helpers."""
+"""The engine factory (never built at import time) and database-URL helpers."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlmodel import Session, create_engine
+from sqlmodel import create_engine
 
 from normbank.errors import DatabaseUnavailable, InvalidInput
 
@@ -29,11 +27,6 @@ def redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable database URL>"
-
-
-def is_sqlite(engine_or_url: Engine | str) -> bool:
-    url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
-    return url.startswith("sqlite")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -71,15 +64,3 @@ def check_connection(engine: Engine) -> None:
         raise DatabaseUnavailable(
             f"cannot reach the database at {redact(str(engine.url))}: {reason}"
         ) from None
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with Session(engine) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from normbank.scales import DEFAULT_SCALES, Scales
@@ -77,13 +77,3 @@ def load_scales(conn: Connection) -> Scales:
     for name, values in by_name.items():
         scales = scales.extended(name, values)
     return scales
-
-
-def table_exists(conn: Connection, name: str) -> bool:
-    from sqlalchemy import inspect
-
-    return inspect(conn).has_table(name)
-
-
-def ping(conn: Connection) -> None:
-    conn.execute(text("SELECT 1"))

@@ -11,14 +11,12 @@ Collections (id -> text):
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
-
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from normbank.ids import stable_id
 from normbank.labels import LABEL_PHRASE, Label
+from normbank.linking import Vocabulary
 from normbank.scales import PROJECT_SCALES
 from schema.models import (
     Behavior, ConstraintAtom, Dimension, DimensionValue, Norm, NormConstraint, NormExample, Role, Setting,
@@ -68,21 +66,8 @@ def collections(conn: Connection) -> dict[str, list[tuple[int, str]]]:
     return out
 
 
-@dataclass
-class Vocabulary:
-    """What free text can link to: settings, roles and behaviours per setting, values per dimension."""
-
-    settings: list[str] = field(default_factory=list)
-    roles: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    behaviors: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    values: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-
-    @property
-    def all_roles(self) -> set[str]:
-        return set().union(*self.roles.values()) if self.roles else set()
-
-
 def vocabulary(conn: Connection) -> Vocabulary:
+    """What free text can link to, read from the bank."""
     vocab = Vocabulary()
     names = dict(conn.execute(select(Setting.id, Setting.name)).all())
     vocab.settings = sorted(names.values())

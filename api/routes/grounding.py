@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, Body, Query
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from api import examples, service
 from api.deps import CacheDep, RetrieverDep
 from api.models import ErrorResponse, GroundRequest, GroundResponse, LabelName, SearchResponse
+from api.routes import json_response
 
 router = APIRouter(prefix="/v1", tags=["grounding"])
 ERRORS = {404: {"model": ErrorResponse, "description": "A setting that links to nothing"},
@@ -19,7 +20,7 @@ ERRORS = {404: {"model": ErrorResponse, "description": "A setting that links to 
 
 @router.get("/search", response_model=SearchResponse, summary="Hybrid search over norm texts",
             responses={**ERRORS, 200: {"content": {"application/json": {"example": examples.SEARCH}}}})
-async def get_search(
+def get_search(
     cache: CacheDep,
     retriever: RetrieverDep,
     q: Annotated[str, Query(min_length=1, max_length=2000, description="Free text, e.g. 'tipping in Japan'")],
@@ -27,22 +28,20 @@ async def get_search(
     label: Annotated[Optional[LabelName], Query()] = None,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Annotated[Literal["hybrid", "dense", "lexical"], Query(description="Which retrievers to use")] = "hybrid",
-) -> SearchResponse:
+) -> Response:
     """Dense (sentence embeddings) and lexical (the database's full-text search) retrieval fused by
     standardised score; no context, so no frame is excluded."""
-    return await run_in_threadpool(service.search, cache, retriever, q, setting=setting, label=label, k=k, mode=mode)
+    return json_response(service.search(cache, retriever, q, setting=setting, label=label, k=k, mode=mode))
 
 
 @router.post("/ground", response_model=GroundResponse, summary="Norms for a situation, ready for a prompt",
              responses={**ERRORS, 200: {"content": {"application/json": {"example": examples.GROUND_RESPONSE}}}})
-async def post_ground(
+def post_ground(
     cache: CacheDep,
     retriever: RetrieverDep,
     request: Annotated[GroundRequest, Body(openapi_examples=examples.GROUND_REQUESTS)],
-) -> GroundResponse:
+) -> Response:
     """The top-k norms for a situation (free text) and an optional structured context: norms whose
     frames are false for the context drop out, applicable ones rank above conditional ones; `ask` says
     what to find out, `prompt` is compact text with citations by id."""
-    # Embedding and database reads: in the thread pool, but one hop (a sync route costs a second one,
-    # for validating the response model).
-    return await run_in_threadpool(service.ground, cache, retriever, request)
+    return json_response(service.ground(cache, retriever, request))

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ingest.pipeline import run_import
+from normbank.linking import link
 from tests.conftest import FIXTURES, app_settings
 
 NORMDIAL = FIXTURES / "normdial"
@@ -188,7 +189,7 @@ def test_linking_reads_candidate_vectors_from_the_index_and_encodes_only_the_que
 
         retriever._encoder = Recording()
         behaviors = sorted(app.state.cache.get("restaurant").by_behavior)
-        linked = retriever.link("drink alcohool", "behavior", behaviors)
+        linked = link("drink alcohool", "behavior", behaviors, similarity=retriever.similarity)
         assert linked.linked == "drink alcohol"
         assert set(asked) <= {"drink alcohool"}, asked  # every candidate's vector came from the index
         expected = inner.encode(behaviors)
@@ -197,7 +198,7 @@ def test_linking_reads_candidate_vectors_from_the_index_and_encodes_only_the_que
         # an index built with another model is not read: its vectors would not be comparable
         retriever._stored, retriever._vectors = None, type(retriever._vectors)()
         Recording.name = "hashing-other"
-        retriever.link("drink alcohool", "behavior", behaviors)
+        link("drink alcohool", "behavior", behaviors, similarity=retriever.similarity)
         assert set(behaviors) <= set(asked)
 
 

@@ -7,9 +7,8 @@ import pytest
 
 from ingest.readers.taxonomy import read as read_taxonomy
 from ingest.records import SettingEntry
-from normbank.aliases import VALUE_ALIASES
+from normbank.linking import VALUE_ALIASES, link
 from normbank.retrieval.encoder import SentenceTransformerEncoder
-from normbank.retrieval.linking import link
 
 pytestmark = pytest.mark.slow
 
