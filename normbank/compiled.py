@@ -189,6 +189,11 @@ class CompiledFrames:
     def remembered(self, key: tuple):
         return self._answers.get(key) if self._answers is not None else None
 
+    def forget(self) -> None:
+        """Drop every remembered answer."""
+        if self._answers is not None:
+            self._answers.clear()
+
     def remember(self, key: tuple, answer) -> None:
         """Keep an answer (never mutated afterwards); a full memory starts again with what is asked now."""
         if self._answers is None:

@@ -4,8 +4,9 @@
 
 The database must already hold a corpus (e.g. one made by generate_normbank.py and imported with
 `normbank ingest normbank`). Reports p50/p99/max in milliseconds for the pure reasoner and for the
-service layer that also builds the API's response models. Full queries are timed cold (remembered
-answers forgotten before each) and warm (after the cold pass, on contexts it did not ask).
+application layer (`api.service`) with the response's JSON bytes written, as a route does. Full queries
+are timed cold (remembered answers forgotten before each) and warm (after the cold pass, on contexts it
+did not ask). The cycle collector's threshold is the process's own (`gc.get_threshold()` in the report).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sqlalchemy import func, select  # noqa: E402
@@ -30,28 +33,6 @@ def percentiles(samples_ns: list[int]) -> dict[str, float]:
     pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
     return {"p50_ms": round(statistics.median(ms), 4), "p99_ms": round(pick(0.99), 4), "max_ms": round(ms[-1], 4),
             "n": len(ms)}
-
-
-class CollectorMeter:
-    """The cycle collector's runs while a section is timed: how many of each generation, and their time."""
-
-    def __init__(self) -> None:
-        self.runs = [0, 0, 0]
-        self.seconds = 0.0
-        self._started = 0.0
-        self.active = False
-
-    def __call__(self, phase: str, info: dict) -> None:
-        if not self.active:
-            return
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.runs[info["generation"]] += 1
-            self.seconds += time.perf_counter() - self._started
-
-    def report(self, calls: int) -> dict:
-        return {"collections_by_generation": list(self.runs), "ms_per_call": round(self.seconds * 1e3 / max(calls, 1), 3)}
 
 
 def contexts_for(compiled, rng: random.Random, n: int) -> list[dict]:
@@ -79,7 +60,7 @@ def main(argv=None) -> dict:
     from api import service
     from api.models import JudgeRequest, QueryRequest
     from normbank.context import make_context, make_party
-    from normbank.reasoning import forget_answers, judge_behavior, query
+    from normbank.reasoning import judge_behavior, query
     from schema.engine import make_engine
     from schema.frames import FrameCache
     from schema.models import Norm, Setting
@@ -105,14 +86,14 @@ def main(argv=None) -> dict:
         behavior = rng.choice(behaviors)
         context = make_context(largest, make_party(raw["person"]["role"], raw["person"]["attributes"]),
                                None, raw["environment"])
-        forget_answers()
+        compiled.forget()
         t = time.perf_counter_ns()
         judge_behavior(compiled, behavior, compiled.facts(context))
         pure_cold.append(time.perf_counter_ns() - t)
         request = JudgeRequest(setting=largest, behavior=behavior, **raw)
-        forget_answers()
+        compiled.forget()
         t = time.perf_counter_ns()
-        service.judge(cache, request)
+        orjson.dumps(service.judge(cache, request))
         served_cold.append(time.perf_counter_ns() - t)
 
     # Judges as a running service meets them: answers remembered from earlier requests.
@@ -127,36 +108,25 @@ def main(argv=None) -> dict:
         pure.append(time.perf_counter_ns() - t)
         request = JudgeRequest(setting=largest, behavior=behavior, **raw)
         t = time.perf_counter_ns()
-        service.judge(cache, request)
+        orjson.dumps(service.judge(cache, request))
         served.append(time.perf_counter_ns() - t)
 
     # Warm: answers are remembered by the states of each behaviour's atoms (normbank.reasoning), so a
     # query shares the answers of earlier contexts that decide a behaviour alike. Cold: forgotten first.
     full_pure, full_served, cold_pure, cold_served = [], [], [], []
-    # Collections during the cold queries' timed parts, reported beside them: in the cold pass answers are
-    # forgotten (and freed) before each query, so a young generation larger than one query's objects
-    # never runs there, while a service that keeps its answers collects them later (schema/frames.py).
-    meters = {"reasoner": CollectorMeter(), "service": CollectorMeter()}
-    gc.callbacks.extend(meters.values())
     for i in range(args.queries):
         raw = contexts[i % len(contexts)]
         context = make_context(largest, make_party(raw["person"]["role"], raw["person"]["attributes"]),
                                None, raw["environment"])
         request = QueryRequest(setting=largest, limit=1000, **raw)
-        forget_answers()
-        meters["reasoner"].active = True
+        compiled.forget()
         t = time.perf_counter_ns()
         query(compiled, context, limit=len(behaviors))
         cold_pure.append(time.perf_counter_ns() - t)
-        meters["reasoner"].active = False
-        forget_answers()
-        meters["service"].active = True
+        compiled.forget()
         t = time.perf_counter_ns()
-        service.query(cache, request)
+        orjson.dumps(service.query(cache, request))
         cold_served.append(time.perf_counter_ns() - t)
-        meters["service"].active = False
-    for meter in meters.values():
-        gc.callbacks.remove(meter)
     for i in range(args.queries):
         raw = contexts[(args.queries + i) % len(contexts)]  # contexts the cold pass did not ask
         context = make_context(largest, make_party(raw["person"]["role"], raw["person"]["attributes"]),
@@ -166,7 +136,7 @@ def main(argv=None) -> dict:
         full_pure.append(time.perf_counter_ns() - t)
         request = QueryRequest(setting=largest, limit=1000, **raw)
         t = time.perf_counter_ns()
-        service.query(cache, request)
+        orjson.dumps(service.query(cache, request))
         full_served.append(time.perf_counter_ns() - t)
 
     report = {
@@ -183,8 +153,7 @@ def main(argv=None) -> dict:
         "query_full_setting_service": percentiles(full_served),
         "query_full_setting_reasoner_cold": percentiles(cold_pure),
         "query_full_setting_service_cold": percentiles(cold_served),
-        "query_full_setting_cold_collector": {"threshold": list(gc.get_threshold()),
-                                              **{k: m.report(args.queries) for k, m in meters.items()}},
+        "gc_threshold": list(gc.get_threshold()),
     }
     print(json.dumps(report, indent=2))
     return report

@@ -234,7 +234,7 @@ def main(argv=None) -> dict:
                 t0 = time.perf_counter()
                 response = service.ground(cache, retriever, request, mode=mode)
                 total.append((time.perf_counter() - t0) * 1000)
-                found.append(rank_of(gold, [n.id for n in response.norms]))
+                found.append(rank_of(gold, [n["id"] for n in response["norms"]]))
             timing[name].append(p50_p99(total))
             ranks[name] = found
 

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("pandas")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "normbank" / "data" / "sample_normbank.csv"
 
 CONTEXTS = [
