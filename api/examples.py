@@ -1,9 +1,14 @@
 """Example requests for the OpenAPI document; the responses are what the app answered to them over the
-sample corpus (`api/example_responses.py`, written by `scripts/regenerate_api_examples.py`)."""
+sample corpus (`api/example_responses.json`, written by `scripts/regenerate_api_examples.py`)."""
 
-from api.example_responses import (  # noqa: F401  (re-exported for the routes)
-    GROUND_RESPONSE, JUDGE_RESPONSE, NORM, NORMS, QUERY_RESPONSE, SEARCH, SETTING, SETTINGS, SOURCES, TAXONOMY,
-)
+import json
+from importlib import resources
+
+_RESPONSES = json.loads(resources.files("api").joinpath("example_responses.json").read_text(encoding="utf-8"))
+QUERY_RESPONSE, JUDGE_RESPONSE = _RESPONSES["QUERY_RESPONSE"], _RESPONSES["JUDGE_RESPONSE"]
+NORM, NORMS, SETTINGS, SETTING = _RESPONSES["NORM"], _RESPONSES["NORMS"], _RESPONSES["SETTINGS"], _RESPONSES["SETTING"]
+TAXONOMY, SOURCES, SEARCH = _RESPONSES["TAXONOMY"], _RESPONSES["SOURCES"], _RESPONSES["SEARCH"]
+GROUND_RESPONSE = _RESPONSES["GROUND_RESPONSE"]
 
 
 QUERY_REQUESTS = {
