@@ -94,11 +94,27 @@ def engine(database_url):
     eng.dispose()
 
 
+def shared(name: str) -> Path:
+    """A folder of the shared real corpora (NORMBANK_SHARED_DATA, default ../shared/data). When it is
+    missing the test is skipped with the reason, except under CI, where a missing folder fails the run."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        message = (f"the shared data {name!r} is missing at {path}: set NORMBANK_SHARED_DATA to the folder "
+                   f"that holds {name}/")
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture
 def taxonomy_dir() -> Path:
-    if not TAXONOMY_DIR.is_dir():
-        pytest.fail(f"the shared NormBank taxonomy is missing at {TAXONOMY_DIR}")
-    return TAXONOMY_DIR
+    return shared("normbank-taxonomy")
+
+
+@pytest.fixture
+def normdial_dir() -> Path:
+    return shared("normdial")
 
 
 def app_settings(database_url: str, data_dir, **overrides):

@@ -145,12 +145,13 @@ def test_real_normdial_examples_teach_the_dense_side_a_query_map(engine, databas
     from sqlalchemy import select
 
     from schema.models import NormExample
-    from tests.conftest import NORMDIAL_DIR
+    from tests.conftest import shared
 
+    normdial = shared("normdial")
     corpus = tmp_path / "normdial"
-    for path in sorted(NORMDIAL_DIR.glob("*/*/*/cleaned_dialogue.csv")):
+    for path in sorted(normdial.glob("*/*/*/cleaned_dialogue.csv")):
         if path.parent.name in ("apology", "greeting", "thanks"):
-            target = corpus / path.relative_to(NORMDIAL_DIR)
+            target = corpus / path.relative_to(normdial)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target)
     run_import(engine=engine, format="normdial", path=corpus)

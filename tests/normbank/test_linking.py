@@ -26,11 +26,9 @@ def taxonomy(taxonomy_dir_module):
 
 @pytest.fixture(scope="module")
 def taxonomy_dir_module():
-    from tests.conftest import TAXONOMY_DIR
+    from tests.conftest import shared
 
-    if not TAXONOMY_DIR.is_dir():
-        pytest.fail(f"the shared NormBank taxonomy is missing at {TAXONOMY_DIR}")
-    return TAXONOMY_DIR
+    return shared("normbank-taxonomy")
 
 
 def similarity(encoder):
