@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 import normbank
 from api import errors
+from api.limits import RequestLimits
 from api.retrieval import Retriever
 from api.routes import catalog, grounding, health, reasoning
 from normbank.config import Settings, get_settings
@@ -20,6 +21,23 @@ log = logging.getLogger("normbank.api")
 DESCRIPTION = """Situational social norms as a service: given a setting, the people's roles and attributes
 and the environment, which norms apply — with a verdict, the evidence, and the conditions that would
 change it. Errors are `{"error": {"code", "message", "details"}}`."""
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI's assets served by the app itself (from the swagger-ui-bundle package): the
+    page works with no internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="normbank API",
+                                   swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,7 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(title="normbank", version=normbank.__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="normbank", version=normbank.__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, read_timeout=settings.read_timeout_seconds)
+    _offline_docs(app)
     app.state.settings = settings
     app.state.engine = engine
     app.state.cache = cache

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from normbank.errors import (
-    DatabaseUnavailable, IndexNotReady, InvalidInput, MissingColumns, NormbankError, NotFound, UnknownCorpus,
+    ECHO_CHARS, DatabaseUnavailable, IndexNotReady, InvalidInput, MissingColumns, NormbankError, NotFound, UnknownCorpus, echo,
 )
 
 log = logging.getLogger("normbank.api")
@@ -28,6 +28,7 @@ STATUS_BY_ERROR: tuple[tuple[type[NormbankError], int], ...] = (
 
 def error_body(code: str, message: str, details=None) -> dict:
     return {"error": {"code": code, "message": message, "details": details}}
+
 
 
 def status_for(exc: NormbankError) -> int:
@@ -53,29 +54,34 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError):
         errors = _jsonable_errors(exc.errors())
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
-        return JSONResponse(
-            error_body("invalid_request", f"{where}: {first['msg']}", errors), status_code=422
-        )
+        where = ".".join(str(p)[:ECHO_CHARS] for p in first["loc"] if p != "body") or "body"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        return JSONResponse(error_body("invalid_request", f"{where}: {message}", errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
+                408: "request_timeout", 413: "body_too_large"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
-        if exc.status_code == 404 and message == "Not Found":
-            message = f"no such endpoint: {request.method} {request.url.path}"
-        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        status = exc.status_code
+        if status == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {echo(request.url.path)}"
+        elif status == 400 and message == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not UTF-8: a malformed request, like any other.
+            status, code, message = 422, "invalid_request", "body: not valid UTF-8 JSON"
+        return JSONResponse(error_body(code, message), status_code=status, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(ProgrammingError)
     async def _database(request: Request, exc: Exception):
-        # A database that is down, or one that was never initialised: the service is not ready.
+        # A database that is down, or one that was never initialised: the service is not ready. The reason
+        # (hosts, paths, tables) goes to the server log, not to the client.
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
         log.warning("database error on %s %s: %s", request.method, request.url.path, reason)
-        hint = "; run `normbank init`" if "no such table" in reason or "does not exist" in reason else ""
-        return JSONResponse(error_body("database_unavailable", f"database unavailable: {reason}{hint}"), status_code=503)
+        never_initialised = "no such table" in reason or "does not exist" in reason
+        message = ("the database is not initialised; an operator must run `normbank init`" if never_initialised
+                   else "the database is unavailable; try again later")
+        return JSONResponse(error_body("database_unavailable", message), status_code=503)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

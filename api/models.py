@@ -1,15 +1,66 @@
-"""Request and response models of the HTTP API (and of `normbank query --json`)."""
+"""Request and response models of the HTTP API (and of `normbank query --json`).
+
+Requests are checked strictly at the edge: every text has a length limit, every list and mapping a size
+limit, numbers are numbers (not booleans) and texts are valid Unicode without NUL characters, so no
+request can make the service do unbounded work or fail further in (docs/api.md lists the limits)."""
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+import math
+import re
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 LabelName = Literal["expected", "normal", "taboo"]
 StatusName = Literal["applies", "conditional", "excluded", "unknown"]
 StateName = Literal["true", "false", "unknown"]
-FactValue = Union[str, int, float, list[Union[str, int, float]]]
+
+MAX_NAME = 200  # a setting, role, behaviour, attribute or environment name
+MAX_VALUE = 500  # one attribute or environment value
+MAX_VALUES = 50  # values of one fact; behaviours a person is also doing
+MAX_FACTS = 50  # attributes of a person; environment facts
+MAX_SITUATION = 20_000  # a situation to ground, a search text
+MAX_CURSOR = 200
+_UNFIT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    if _UNFIT.search(text):
+        raise ValueError("text must be valid Unicode without NUL characters")
+    return text
+
+
+def Text(max_length: int, min_length: int = 1) -> Any:
+    """A string type of bounded length, valid Unicode without NUL characters."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_clean)]
+
+
+Name = Text(MAX_NAME)
+Cursor = Text(MAX_CURSOR)
+
+
+def _fact_value(value: Any) -> Any:
+    """Check a fact's value before the union below: its errors then name the fact, not a union branch."""
+    items = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and not 1 <= len(value) <= MAX_VALUES:
+        raise ValueError(f"a list of values holds 1 to {MAX_VALUES} values")
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise ValueError("a value is a string, a number, or a list of them")
+        if isinstance(item, str):
+            if not 1 <= len(item) <= MAX_VALUE:
+                raise ValueError(f"a value holds 1 to {MAX_VALUE} characters")
+            _clean(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("a number must be finite")
+    return value
+
+
+_Scalar = Union[Annotated[str, StringConstraints(min_length=1, max_length=MAX_VALUE)], int, float]
+FactValue = Annotated[Union[_Scalar, Annotated[list[_Scalar], Field(min_length=1, max_length=MAX_VALUES)]],
+                      BeforeValidator(_fact_value)]
+Facts = Annotated[dict[Name, FactValue], Field(max_length=MAX_FACTS)]
 
 
 # Response fields that can be null default to None: FastAPI drops nulls from OpenAPI examples
@@ -24,35 +75,36 @@ class _Model(BaseModel):
 class PartyIn(_Model):
     """A person in the scene: PERSON performs the behaviour, OTHER is someone else involved."""
 
-    role: Optional[str] = Field(None, description="Their role in the setting, e.g. 'customer', 'waiter'.")
-    attributes: dict[str, FactValue] = Field(
+    role: Optional[Name] = Field(None, description="Their role in the setting, e.g. 'customer', 'waiter'.")
+    attributes: Facts = Field(
         default_factory=dict,
         description="Attributes by name, e.g. {'age bracket': 'teen', 'diet': ['vegetarian', 'kosher']}.",
     )
-    behaviors: list[str] = Field(default_factory=list, description="What they are also doing (PERSON).")
+    behaviors: list[Name] = Field(default_factory=list, max_length=MAX_VALUES,
+                                  description="What they are also doing (PERSON).")
 
 
 class ContextIn(_Model):
-    setting: str = Field(..., min_length=1, description="Where: a setting of the bank, e.g. 'restaurant'.")
+    setting: Name = Field(..., description="Where: a setting of the bank, e.g. 'restaurant'.")
     person: PartyIn = Field(default_factory=PartyIn)
     other: PartyIn = Field(default_factory=PartyIn)
-    environment: dict[str, FactValue] = Field(
+    environment: Facts = Field(
         default_factory=dict, description="Environment facts, e.g. {'country': 'japan', 'time of day': 'night'}."
     )
 
 
 class QueryRequest(ContextIn):
-    behavior: Optional[str] = Field(None, description="Only this behaviour.")
+    behavior: Optional[Name] = Field(None, description="Only this behaviour.")
     label: Optional[LabelName] = Field(
         None, description="Only answers with this verdict (and conditional ones that could end with it)."
     )
-    status: Optional[list[StatusName]] = Field(None, description="Only answers with these statuses.")
-    limit: int = Field(50, ge=1, le=1000)
-    cursor: Optional[str] = Field(None, description="`next_cursor` of the previous page.")
+    status: Optional[list[StatusName]] = Field(None, max_length=4, description="Only answers with these statuses.")
+    limit: int = Field(50, ge=1, le=1000, strict=True)
+    cursor: Optional[Cursor] = Field(None, description="`next_cursor` of the previous page.")
 
 
 class JudgeRequest(ContextIn):
-    behavior: str = Field(..., min_length=1, description="The behaviour to judge, e.g. 'drink alcohol'.")
+    behavior: Name = Field(..., description="The behaviour to judge, e.g. 'drink alcohol'.")
 
 
 # -- responses -------------------------------------------------------------------------------------
@@ -252,12 +304,12 @@ class SearchResponse(BaseModel):
 
 
 class GroundRequest(_Model):
-    situation: str = Field(..., min_length=1, max_length=20_000, description="The situation, in free text.")
-    setting: Optional[str] = Field(None, description="Where, if known (free text is linked).")
+    situation: Text(MAX_SITUATION) = Field(..., description="The situation, in free text.")
+    setting: Optional[Name] = Field(None, description="Where, if known (free text is linked).")
     person: Optional[PartyIn] = None
     other: Optional[PartyIn] = None
-    environment: dict[str, FactValue] = Field(default_factory=dict)
-    k: int = Field(5, ge=1, le=50)
+    environment: Facts = Field(default_factory=dict)
+    k: int = Field(5, ge=1, le=50, strict=True)
 
 
 class GroundedNorm(BaseModel):

@@ -15,7 +15,7 @@ from api.grounding import source_of
 from api.models import ContextIn, GroundRequest, JudgeRequest, PartyIn, QueryRequest
 from normbank.compiled import CompiledFrames
 from normbank.context import Context, make_context, make_party
-from normbank.errors import InvalidRequest
+from normbank.errors import InvalidRequest, echo
 from normbank.ids import public_norm_id
 from normbank.linking import Linker
 from normbank.reasoning import Judgement, judge_behavior, query as run_query, unused_dimensions
@@ -33,11 +33,11 @@ def decode_cursor(cursor: str, *, key: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))[key]
-        if type(value) is not int or value < 0:  # bool is an int subclass: reject it too
+        if type(value) is not int or not 0 <= value < 2**63:  # bool is an int subclass: reject it too
             raise ValueError
         return value
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidRequest(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page") from None
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
+        raise InvalidRequest(f"invalid cursor {echo(cursor)}: pass the next_cursor of a previous page") from None
 
 
 def linker_for(cache: FrameCache, retriever: Retriever | None) -> Linker:

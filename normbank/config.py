@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         1.0, description="How often a server process checks whether an import changed the data."
     )
     api_token: str | None = Field(None, description="Token required by write endpoints (imports).")
+    max_body_bytes: int = Field(1_000_000, ge=1, description="The largest request body the API reads (larger: 413).")
+    read_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long the API waits for the next part of a request body (longer: 408)."
+    )
 
     @field_validator("embedding_precision", "embedding_runtime")
     @classmethod

@@ -25,12 +25,7 @@ def _values(value: Value | None) -> tuple[str, ...]:
     if value is None:
         return ()
     items = [value] if isinstance(value, (str, int, float)) else list(value)
-    out = []
-    for item in items:
-        text = normalise_value(str(item))
-        if text and text not in out:
-            out.append(text)
-    return tuple(out)
+    return tuple(dict.fromkeys(text for item in items if (text := normalise_value(str(item)))))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 
+ECHO_CHARS = 80  # an error message quotes at most this much of what a client sent
+
+
+def echo(text: object) -> str:
+    """What a client sent, as an error message may quote it: a short prefix, repr-quoted."""
+    text = str(text)
+    return repr(text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "...")
+
+
+def prefix(text: object) -> str:
+    """What a client sent, as error details may hold it: at most ECHO_CHARS characters."""
+    return str(text)[:ECHO_CHARS]
+
+
 class NormbankError(Exception):
     """Base of every error the service raises on purpose."""
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 import numpy as np
 
 from normbank.constraints import normalise_text, normalise_value
-from normbank.errors import SettingNotFound
+from normbank.errors import SettingNotFound, echo, prefix
 from normbank.scales import SCALE_VALUE_ALIASES, Scales
 
 # Calibrated with all-MiniLM-L6-v2 on the real NormBank taxonomy (tests/normbank/test_linking_quality.py):
@@ -154,8 +154,8 @@ class Linker:
             closest = result.alternatives[:3]
             shown = ", ".join(f"{c} ({s:.2f})" for c, s in closest)
             raise SettingNotFound(
-                f"unknown setting {text!r}: it links to no setting of the bank" + (f" (closest: {shown})" if shown else ""),
-                details={"setting": text, "closest": [{"setting": c, "score": round(s, 4)} for c, s in closest]},
+                f"unknown setting {echo(text)}: it links to no setting of the bank" + (f" (closest: {shown})" if shown else ""),
+                details={"setting": prefix(text), "closest": [{"setting": c, "score": round(s, 4)} for c, s in closest]},
             )
         return result.linked
 

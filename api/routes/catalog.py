@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from api import examples
 from api.deps import CacheDep, ConnectionDep
 from api.models import (
-    ErrorResponse, LabelName, NormPublic, NormsPublic, SettingDetail, SettingsPublic, SettingSummary, SourceOut,
+    Cursor, ErrorResponse, LabelName, Name, NormPublic, NormsPublic, SettingDetail, SettingsPublic, SettingSummary, SourceOut,
     SourcesPublic, TaxonomyOut,
 )
 from api.service import decode_cursor, encode_cursor
 from normbank.constraints import normalise_text
-from normbank.errors import NormNotFound, SettingNotFound
+from normbank.errors import NormNotFound, SettingNotFound, echo, prefix
 from normbank.ids import parse_norm_id, public_norm_id
 from schema import catalog
 from schema.queries import sources as list_sources
@@ -38,7 +38,7 @@ def get_norm(norm_id: str, conn: ConnectionDep) -> NormPublic:
     nid = parse_norm_id(norm_id)
     data = catalog.get_norm(conn, nid) if nid is not None else None
     if data is None:
-        raise NormNotFound(f"no norm with id {norm_id!r}", details={"id": norm_id})
+        raise NormNotFound(f"no norm with id {echo(norm_id)}", details={"id": prefix(norm_id)})
     return _norm_public(data)
 
 
@@ -46,12 +46,12 @@ def get_norm(norm_id: str, conn: ConnectionDep) -> NormPublic:
             responses={422: {"model": ErrorResponse}, **_example(examples.NORMS)})
 def get_norms(
     conn: ConnectionDep,
-    setting: Annotated[Optional[str], Query(description="Setting name, e.g. restaurant")] = None,
-    behavior: Annotated[Optional[str], Query(description="Behaviour, e.g. drink alcohol")] = None,
+    setting: Annotated[Optional[Name], Query(description="Setting name, e.g. restaurant")] = None,
+    behavior: Annotated[Optional[Name], Query(description="Behaviour, e.g. drink alcohol")] = None,
     label: Annotated[Optional[LabelName], Query()] = None,
-    source: Annotated[Optional[str], Query(description="Source name, e.g. normbank-sample")] = None,
+    source: Annotated[Optional[Name], Query(description="Source name, e.g. normbank-sample")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[Optional[str], Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[Optional[Cursor], Query(description="next_cursor of the previous page")] = None,
 ) -> NormsPublic:
     after = decode_cursor(cursor, key="after") if cursor else None
     page, total, last = catalog.list_norms(
@@ -71,10 +71,10 @@ def get_settings(conn: ConnectionDep) -> SettingsPublic:
 
 @router.get("/settings/{name}", response_model=SettingDetail, summary="One setting: roles, behaviours, frames",
             responses={**NOT_FOUND, **_example(examples.SETTING)})
-def get_setting(name: str, conn: ConnectionDep, cache: CacheDep) -> SettingDetail:
+def get_setting(name: Annotated[Name, Path()], conn: ConnectionDep, cache: CacheDep) -> SettingDetail:
     detail = catalog.setting_detail(conn, normalise_text(name))
     if detail is None:
-        raise SettingNotFound(f"unknown setting {name!r}", details={"setting": name})
+        raise SettingNotFound(f"unknown setting {echo(name)}", details={"setting": prefix(name)})
     return SettingDetail(**detail)
 
 

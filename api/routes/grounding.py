@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from api import examples, service
 from api.deps import CacheDep, RetrieverDep
-from api.models import ErrorResponse, GroundRequest, GroundResponse, LabelName, SearchResponse
+from api.models import ErrorResponse, GroundRequest, GroundResponse, LabelName, Name, SearchResponse, Text
 from api.routes import json_response
 
 router = APIRouter(prefix="/v1", tags=["grounding"])
@@ -23,8 +23,8 @@ ERRORS = {404: {"model": ErrorResponse, "description": "A setting that links to 
 def get_search(
     cache: CacheDep,
     retriever: RetrieverDep,
-    q: Annotated[str, Query(min_length=1, max_length=2000, description="Free text, e.g. 'tipping in Japan'")],
-    setting: Annotated[Optional[str], Query(description="Only norms of this setting (free text is linked)")] = None,
+    q: Annotated[Text(2000), Query(description="Free text, e.g. 'tipping in Japan'")],
+    setting: Annotated[Optional[Name], Query(description="Only norms of this setting (free text is linked)")] = None,
     label: Annotated[Optional[LabelName], Query()] = None,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Annotated[Literal["hybrid", "dense", "lexical"], Query(description="Which retrievers to use")] = "hybrid",

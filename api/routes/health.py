@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import EngineDep, RetrieverDep
 from api.models import Health, Readiness
 
+log = logging.getLogger("normbank.api")
+
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health, summary="The process is up",
+@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health, summary="The process is up",
             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
 def healthz() -> Health:
     return Health(status="ok")
@@ -32,8 +36,9 @@ def readyz(engine: EngineDep, retriever: RetrieverDep):
         revision = current_revision(engine)
         checks["database"] = "ok"
         checks["schema"] = "ok" if revision == head_revision() else f"at {revision}, expected {head_revision()}; run normbank init"
-    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
-        checks["database"] = f"unreachable: {str(exc).splitlines()[0][:200]}"
+    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises; the reason goes to the log only
+        log.warning("readiness: database unreachable: %s", str(exc).splitlines()[0][:300])
+        checks["database"] = "unreachable"
     ready = all(v == "ok" for v in checks.values())
     if ready:
         try:
