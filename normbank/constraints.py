@@ -333,7 +333,9 @@ def _parse_atom_cached(raw: str) -> Atom | UnparseableAtom:
     try:
         return _parse_atom(raw)
     except UnparseableAtom as exc:
-        return exc
+        # Without its traceback: through the frames' f_back it would keep every caller's frame (and
+        # whatever their locals hold, such as an import's batch of records) alive as long as it is cached.
+        return exc.with_traceback(None)
 
 
 def parse_atom(raw: str) -> Atom:

@@ -80,6 +80,12 @@ class CorpusNotFound(NormbankError):
     code = "corpus_not_found"
 
 
+class MalformedCorpus(InvalidInput):
+    """A corpus file its reader cannot parse (say a CSV field longer than the csv module accepts)."""
+
+    code = "malformed_corpus"
+
+
 class DatabaseUnavailable(NormbankError):
     code = "database_unavailable"
 

@@ -2,11 +2,11 @@
 
 SQLite: an FTS5 table `norm_fts` (porter stemming, BM25 ranking). PostgreSQL: a table `norm_fts` with a
 generated `tsvector` column and a GIN index (ts_rank_cd ranking). Both hold one document per norm (its
-rule text, behaviour, setting and category, or its statement when it has no rule text), kept in step by
-the import pipeline (`sync_run`). Example situations are not documents: on NormDial's dev fold they
-pulled in norms of look-alike situations (recall@5 0.59 with them, 0.72 without); they shape the dense
-side's norm prototypes instead. Alembic's autogenerate
-ignores them (`is_lexical_object`): migrations create them with raw DDL.
+rule text, behaviour, setting and category, or its statement when it has no rule text: `_NORM_DOCUMENT`),
+kept in step by the import pipeline's loaders (`norm_documents_sql`). Example situations are not documents:
+on NormDial's dev fold they pulled in norms of look-alike situations (recall@5 0.59 with them, 0.72
+without); they shape the dense side's norm prototypes instead. Alembic's autogenerate ignores them
+(`is_lexical_object`): migrations create them with raw DDL.
 """
 
 from __future__ import annotations
@@ -59,23 +59,17 @@ _NORM_DOCUMENT = (
 )
 
 
-def norm_document(rule_text: str | None, behavior: str, setting: str | None, category: str | None,
-                  statement: str) -> str:
-    """`_NORM_DOCUMENT` in Python, for a loader that has the norm's fields at hand (tests hold the two equal)."""
-    tail = statement if rule_text is None else ""
-    return f"{rule_text or ''} {behavior} {setting or ''} {(category or '').replace('_', ' ')} {tail}"
-
-
 def norm_documents_sql(where: str) -> str:
-    """INSERT of the documents of the norms `where` selects (a condition on `norm n`)."""
+    """INSERT of the documents of the norms `where` selects (a condition on `norm n`), in id order."""
     return (
         f"INSERT INTO norm_fts (text, norm_id, kind) SELECT {_NORM_DOCUMENT}, n.id, 'norm' FROM norm n "
-        f"JOIN behavior b ON b.id = n.behavior_id LEFT JOIN setting s ON s.id = n.setting_id WHERE {where}"
+        f"JOIN behavior b ON b.id = n.behavior_id LEFT JOIN setting s ON s.id = n.setting_id WHERE {where} "
+        "ORDER BY n.id"
     )
 
 
 def sync_run(conn: Connection, run_id: int) -> int:
-    """Add documents for the norms this import run inserted; returns documents added. (The bulk loaders
+    """Add documents for the norms an import run inserted; returns documents added. (The bulk loaders
     add them batch by batch instead, as they insert the norms: `ingest.loaders`.)"""
     norm_docs = conn.exec_driver_sql(norm_documents_sql(f"n.import_run_id = {int(run_id)}")).rowcount
     return max(norm_docs, 0)

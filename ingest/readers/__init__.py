@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterator
 
+from normbank.constraints import Atom
 from normbank.errors import UnknownCorpus
 from ingest.records import Record
 
@@ -29,6 +30,7 @@ class Reader:
     read: Callable[[Path], Iterator[Record]]
     check: Callable[[Path], None]
     estimate: Callable[[Path], int | None]
+    reject_frame: Callable[[tuple[Atom, ...]], str | None] | None  # the corpus's filter rules, if it has any
     module: ModuleType
 
 
@@ -43,6 +45,7 @@ def _reader(module: ModuleType) -> Reader:
         read=module.read,
         check=module.check,
         estimate=getattr(module, "estimate", lambda path: None),
+        reject_frame=getattr(module, "reject_frame", None),
         module=module,
     )
 

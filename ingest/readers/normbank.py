@@ -9,8 +9,7 @@ Columns used: `setting`, `behavior`, `constraints`, `norm` (required); `label`, 
                split="train", annotator=None)
 
 or `Rejected(row_number, raw, reason)` for an empty behaviour or a bad label. Constraint text is parsed,
-checked for contradictions and normalised by the pipeline, which also applies `reject_atom` below (once
-per distinct atom; `reject_frame` is the same rule for a whole frame).
+checked for contradictions and normalised by the pipeline, which also applies `reject_frame` below.
 """
 
 from __future__ import annotations
@@ -47,18 +46,9 @@ def estimate(path: Path) -> int | None:
     return count_records(path)
 
 
-def reject_atom(atom: Atom) -> str | None:
-    """Why a frame with this atom is dropped by this corpus's filter rules, or None."""
-    return DROPPED_ATOMS.get(atom)
-
-
 def reject_frame(atoms: tuple[Atom, ...]) -> str | None:
-    """Why a parsed frame is dropped by this corpus's filter rules, or None: its first atom's reason."""
-    for atom in atoms:
-        reason = reject_atom(atom)
-        if reason:
-            return reason
-    return None
+    """Why a parsed frame is dropped by this corpus's filter rules, or None: its first dropped atom's reason."""
+    return next((DROPPED_ATOMS[atom] for atom in atoms if atom in DROPPED_ATOMS), None)
 
 
 _LABELS = {label.value: (label.value, NORMBANK_LABEL_NUMBER[label]) for label in Label}  # norm -> (label, number)

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -55,6 +56,26 @@ def _lock_held(url: str) -> bool:
         ).fetchone()[0])
 
 
+def _children(pid: int) -> set[int]:
+    """The live processes whose parent is `pid` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _ingest_cmd(url: str, path) -> list[str]:
     return [sys.executable, "-m", "normbank.cli", "--database", url, "ingest", "normbank", str(path), "--json",
             "--no-progress"]
@@ -73,15 +94,20 @@ def test_sigkill_midway_leaves_no_partial_import_and_rerun_completes(engine, dat
         assert time.monotonic() < deadline, "the import never opened its transaction"
         time.sleep(0.02)
     time.sleep(0.5)  # let it write a few batches inside the transaction
+    children = _children(proc.pid)
+    while worker == "1" and not children:  # the worker process is started once the transaction is open
+        assert time.monotonic() < deadline, "the import never started its worker process"
+        time.sleep(0.02)
+        children = _children(proc.pid)
     assert proc.poll() is None, "import finished too fast to be killed midway; raise ROWS"
+    assert worker == "1" or not children
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    # Nothing of the killed import may linger: a worker process outliving it would keep a copy of its
-    # database connection, and with it the open transaction and its locks.
+    # Nothing of the killed import may linger: neither its transaction nor its worker process.
     deadline = time.monotonic() + 10
-    while _lock_held(database_url):
-        assert time.monotonic() < deadline, "the killed import's transaction is still open"
+    while _lock_held(database_url) or any(map(_alive, children)):
+        assert time.monotonic() < deadline, "the killed import's transaction or worker is still there"
         time.sleep(0.05)
 
     with engine.connect() as conn:

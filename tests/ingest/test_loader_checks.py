@@ -1,6 +1,5 @@
-"""Foreign keys hold however the bulk loader checks them: a run whose rows refer to missing rows fails whole,
-and every constraint check is on again afterwards (on PostgreSQL a superuser's first import turns the per-row
-checks of the keys to import_run and source off during the run and checks them once at the end)."""
+"""Foreign keys hold however the bulk loader checks them (on PostgreSQL a first import makes some of them
+only at the end): a run whose rows refer to missing rows fails whole, and every check is on afterwards."""
 
 from __future__ import annotations
 

@@ -62,3 +62,13 @@ def test_real_taxonomy_loads_every_setting_role_and_behaviour_once(engine, taxon
     second = run_import(engine=engine, format="normbank-taxonomy", path=taxonomy_dir)
     assert second.loaded == 0
     assert second.duplicates == second.read
+
+
+def test_an_entry_listed_twice_is_read_twice_and_loaded_once(engine, tmp_path):
+    (tmp_path / "Settings-Roles").mkdir()
+    # Two spellings of one role: the same row once normalised.
+    (tmp_path / "Settings-Roles" / "bar.txt").write_text("Bartender\n'bartender'\nPatron\n", encoding="utf-8")
+    report = run_import(engine=engine, format="normbank-taxonomy", path=tmp_path)
+    assert (report.read, report.loaded, report.duplicates) == (4, 3, 1)
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(Role.name)).scalars()) == ["bartender", "patron"]
