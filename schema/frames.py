@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from normbank.constraints import Atom, Kind, Subject, normalise_text, stored_atom
 from normbank.context import DimensionKey
-from normbank.errors import SettingNotFound
+from normbank.errors import SettingNotFound, echo, prefix
 from normbank.linking import Vocabulary
 from normbank.compiled import CompiledFrames, Frame
 from normbank.scales import Scales
@@ -169,7 +169,7 @@ class FrameCache:
         """The bank's name for a setting (case and spacing normalised), or SettingNotFound."""
         name = normalise_text(setting)
         if name not in self.setting_ids():
-            raise SettingNotFound(f"unknown setting {setting!r}", details={"setting": setting})
+            raise SettingNotFound(f"unknown setting {echo(setting)}", details={"setting": prefix(setting)})
         return name
 
     def get(self, setting: str) -> CompiledFrames:
