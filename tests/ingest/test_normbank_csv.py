@@ -259,7 +259,7 @@ def test_worker_errors_reach_the_caller_and_roll_back(engine, monkeypatch, tmp_p
 
 def test_ids_that_clients_stored_stay_the_same(engine):
     """Norm, atom, setting and behaviour ids are content hashes clients keep: these are the sample corpus's
-    (api/example_responses.py shows the norms' as 16 hex digits)."""
+    (api/example_responses.json shows the norms' as 16 hex digits)."""
     _import(engine, path=sample_corpus_path(), source="normbank-sample")
     with engine.connect() as conn:
         norms = dict(conn.execute(select(Norm.id, Norm.constraints)).all())

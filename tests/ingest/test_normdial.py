@@ -19,7 +19,7 @@ from schema.models import (
     Behavior, ConstraintAtom, Norm, NormConstraint, NormExample, NormRow, RejectedRow, Source,
 )
 from schema.queries import stats
-from tests.conftest import FIXTURES, NORMDIAL_DIR
+from tests.conftest import FIXTURES, shared
 
 FIXTURE = FIXTURES / "normdial"
 AM_ADH = "American/adherence/greeting/cleaned_dialogue.csv"
@@ -273,8 +273,7 @@ def _count_real(root: Path) -> tuple[int, int, dict[tuple[str, str], int]]:
 
 
 def test_real_normdial_imports_every_norm_and_row(tmp_path):
-    if not NORMDIAL_DIR.is_dir():
-        pytest.fail(f"the shared NormDial data is missing at {NORMDIAL_DIR}")
+    NORMDIAL_DIR = shared("normdial")
     from schema.engine import make_engine
     from schema.migrate import upgrade
 
@@ -300,8 +299,7 @@ def test_real_normdial_imports_every_norm_and_row(tmp_path):
 
 def test_fixture_is_the_real_layout():
     """The fixture's headers are the real files' headers (when the real data is there to compare)."""
-    if not NORMDIAL_DIR.is_dir():
-        pytest.fail(f"the shared NormDial data is missing at {NORMDIAL_DIR}")
+    NORMDIAL_DIR = shared("normdial")
     for relative in (AM_ADH, AM_VIO, CN_ADH, CN_VIO):
         with (FIXTURE / relative).open(newline="", encoding="utf-8") as a, \
                 (NORMDIAL_DIR / relative).open(newline="", encoding="utf-8") as b:
