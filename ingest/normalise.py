@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from normbank.conjunctions import normalise_frame
 from normbank.constraints import (
-    AND, Atom, make_atom, normalise_frame, normalise_text, normalise_value, render_atom, render_conjunction,
+    AND, Atom, make_atom, normalise_text, normalise_value, render_atom, render_conjunction,
     split_conjunction,
 )
 from normbank.errors import ContradictoryFrame, InvalidInput

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from normbank.conjunctions import contradiction, normalise_frame
 from normbank.constraints import (
-    RELATION_SYNONYMS, RELATION_TEXT, Atom, Kind, Relation, Subject, contradiction, make_atom, normalise_frame,
-    parse_atom, parse_conjunction, render_atom, render_conjunction,
+    RELATION_SYNONYMS, RELATION_TEXT, Atom, Kind, Relation, Subject, make_atom, parse_atom, parse_conjunction, render_atom, render_conjunction,
 )
 from normbank.errors import ContradictoryFrame, UnparseableAtom
 from normbank.scales import DEFAULT_SCALES

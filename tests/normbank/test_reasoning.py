@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from normbank.constraints import Atom, make_atom, normalise_frame, parse_atom
+from normbank.conjunctions import normalise_frame
+from normbank.constraints import Atom, make_atom, parse_atom
 from normbank.context import make_context, make_party
 from normbank.reasoning import (
     CONTESTED_MARGIN, CompiledFrames, Frame, State, Status, judge, judge_behavior, query, verdict_of,
