@@ -10,7 +10,7 @@ _SEP = "\x1f"
 
 def stable_id(*parts: object) -> int:
     """A 63-bit id from the parts' text (None is kept distinct from the empty string)."""
-    text = _SEP.join("\x00" if p is None else str(p) for p in parts)
+    text = _SEP.join(["\x00" if p is None else p if type(p) is str else str(p) for p in parts])
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big") & _MASK
 
 
