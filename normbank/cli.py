@@ -319,6 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # inherit them. Nothing downloads weights at run time (the encoder also loads with local_files_only).
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # One OpenMP thread per torch computation (learning the query map at index time; the torch embedding
+    # backend): on cores shared with other processes, two threads spin at every barrier waiting for a
+    # descheduled partner, which made learning the map several times slower. torch reads it when first
+    # imported, which is after this.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

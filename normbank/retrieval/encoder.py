@@ -76,7 +76,7 @@ class SentenceTransformerEncoder:
     Its `name` is what indexes are stamped with: the model's for `torch` and `onnx`, which give the same
     vectors (so an index built by one serves the other), and the model's with ` [onnx-int8]` for int8,
     whose index is stale for the others and the other way round. An ONNX session runs on `ONNX_THREADS`;
-    torch's threads are process-wide, so they are left to the program that runs this."""
+    torch's threads are process-wide, so they are left to the program that runs this (`normbank.cli`)."""
 
     def __init__(self, model: str | None = None, *, backend: str = DEFAULT_BACKEND, cache_dir: str | Path | None = None):
         backend = (backend or DEFAULT_BACKEND).strip().lower()

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as `normbank` sets it (normbank/cli.py), so builds time alike
 
 COUNTRY = {"American": "the united states", "Chinese": "china"}
 K = 50  # ranks looked at for MRR
