@@ -18,6 +18,7 @@ import re
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -106,13 +107,27 @@ class SentenceTransformerEncoder:
         return self._cache_dir if self._cache_dir is not None else Path(get_settings().data_dir) / "models"
 
     def encode(self, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False) -> np.ndarray:
+        """More than one batch of texts is dealt into one share per core (every n-th text), encoded by
+        sentence-transformers on threads at once, so an index build uses every core: each share runs on its
+        own thread (one ONNX thread each, see `ONNX_THREADS`) and is sorted by length by the library. The
+        progress bar, when asked for, follows the first share."""
         texts = list(texts)
         model = self._model()
-        if not texts:
-            return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
-        vectors = model.encode(texts, batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True,
-                               normalize_embeddings=True)
-        return np.asarray(vectors, dtype=np.float32)
+        out = np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+        shares = max(1, min(_usable_cores(), math.ceil(len(texts) / max(1, batch_size))))
+
+        def share(k: int) -> np.ndarray:
+            return model.encode(texts[k::shares], batch_size=batch_size, show_progress_bar=progress and k == 0,
+                                convert_to_numpy=True, normalize_embeddings=True)
+
+        if shares == 1:
+            parts = [share(0)] if texts else []
+        else:
+            with ThreadPoolExecutor(shares, thread_name_prefix="normbank-embed") as pool:
+                parts = list(pool.map(share, range(shares)))
+        for k, part in enumerate(parts):
+            out[k::shares] = part
+        return out
 
     def _key(self) -> tuple:
         return self.model, self.backend, self._cache_dir
@@ -159,6 +174,11 @@ class SentenceTransformerEncoder:
 
 _MODELS: dict[tuple, Any] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity; the CPU count where there is none)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _local_source(model: str, *, packaged: bool) -> str:
