@@ -40,11 +40,9 @@ class Retriever:
         self.engine = engine
         self.mode = settings.index_on_start
         self.store = IndexStore(Path(settings.data_dir) / "indexes")
-        self.models_dir = Path(settings.data_dir) / "models"  # exported ONNX models (onnxruntime runtime)
+        self.models_dir = Path(settings.data_dir) / "models"  # cached ONNX exports
         self.model = settings.embedding_model
-        self.precision = settings.embedding_precision
-        self.runtime = settings.embedding_runtime
-        self.query_threads = settings.embedding_query_threads
+        self.backend = settings.embedding_backend
         self._encoder = encoder
         self._loaded: LoadedIndexes | None = None
         self._loaded_at = 0.0
@@ -63,8 +61,7 @@ class Retriever:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    self._encoder = get_encoder(self.model, cache_dir=self.models_dir, precision=self.precision,
-                                                runtime=self.runtime, query_threads=self.query_threads)
+                    self._encoder = get_encoder(self.model, backend=self.backend, cache_dir=self.models_dir)
         return self._encoder
 
     def staleness(self) -> str | None:

@@ -222,10 +222,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     if reason is None and not args.rebuild:
         print(f"index is up to date ({retriever.store.current_manifest().build}); --rebuild forces a new one")
         return 0
-    how = ", ".join(filter(None, (getattr(retriever.encoder, "precision", None),
-                                  getattr(retriever.encoder, "runtime", None))))
-    with_model = retriever.encoder.name + (f" ({how})" if how else "")
-    print(f"building the index ({reason or 'forced'}) with {with_model}", file=sys.stderr)
+    backend = getattr(retriever.encoder, "backend", None)  # the hashing encoder has none
+    print(f"building the index ({reason or 'forced'}) with {retriever.encoder.name}"
+          + (f" on {backend}" if backend else ""), file=sys.stderr)
     from schema.indexing import build_index
 
     manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
@@ -238,25 +237,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _query_threads_for_workers(workers: int) -> None:
-    """With more workers than half the cores, each query's embedding keeps to one thread (unless
-    NORMBANK_EMBEDDING_QUERY_THREADS says otherwise): the workers already fill the cores, and a second
-    thread per query adds hand-overs for no gain. Measured on 2 cores with 2 workers, /v1/ground under
-    load, four alternating runs of bench_http.py each: 80-102 rps (median 93) with two threads per query,
-    86-101 (median 96) with one."""
-    from normbank.retrieval.encoder import usable_cores
-
-    if 2 * workers > usable_cores() and workers > 1:
-        os.environ.setdefault("NORMBANK_EMBEDDING_QUERY_THREADS", "1")  # the workers inherit it
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     if getattr(args, "database", None):
         os.environ["NORMBANK_DATABASE_URL"] = args.database  # the app factory reads the settings itself
     _engine(args).dispose()  # fail fast, with a clear message, before the server starts
-    _query_threads_for_workers(args.workers)
     print(f"normbank: serving on http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level)
@@ -332,8 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing downloads weights at run time
+    # Process-wide settings belong here, in the entry point, not in library modules; `serve`'s workers
+    # inherit them. Nothing downloads weights at run time (the encoder also loads with local_files_only).
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # One OpenMP thread per torch computation (learning the query map at index time; the torch embedding
+    # backend): on cores shared with other processes, two threads spin at every barrier waiting for a
+    # descheduled partner, which made learning the map several times slower. torch reads it when first
+    # imported, which is after this.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -110,34 +110,3 @@ def test_index_builds_once_and_reports_up_to_date(capsys, tmp_path, monkeypatch)
     assert code == 0 and "up to date" in out
     code, out, _ = run(capsys, "index", "--rebuild", "--json", "--database", url)
     assert json.loads(out)["build"] != manifest["build"]
-
-
-@pytest.mark.parametrize("workers, cores, preset, expected", [
-    (1, 2, None, None),  # one worker: a query may take the second core
-    (2, 2, None, "1"),  # the workers fill the cores
-    (2, 8, None, None),
-    (3, 4, None, "1"),
-    (2, 2, "2", "2"),  # what the environment says wins
-])
-def test_serve_keeps_each_query_on_one_thread_when_the_workers_fill_the_cores(
-        capsys, monkeypatch, tmp_path, workers, cores, preset, expected):
-    import os
-
-    import uvicorn
-
-    from normbank.config import get_settings
-
-    ran = []
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: ran.append(k["workers"]))
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
-    for name in ("NORMBANK_EMBEDDING_QUERY_THREADS", "NORMBANK_DATABASE_URL"):  # serve sets them for the
-        monkeypatch.setenv(name, "")  # workers: restored after the test whether or not they were set
-        monkeypatch.delenv(name)
-    if preset is not None:
-        monkeypatch.setenv("NORMBANK_EMBEDDING_QUERY_THREADS", preset)
-    database = f"sqlite:///{tmp_path / 'bank.db'}"
-    assert run(capsys, "--database", database, "init")[0] == 0
-    code, _, _ = run(capsys, "--database", database, "serve", "--workers", str(workers))
-    assert code == 0 and ran == [workers]
-    assert os.environ.get("NORMBANK_EMBEDDING_QUERY_THREADS") == expected
-    assert get_settings().embedding_query_threads == int(expected or 2)

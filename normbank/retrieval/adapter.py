@@ -61,30 +61,25 @@ def learn_query_map(
         keep = position[labels] >= 0
         examples, labels, targets = examples[keep], position[labels[keep]], targets[chosen]
 
-    import torch  # sentence-transformers' own dependency; imported only when a map is learned
+    # sentence-transformers' own dependency, imported only when a map is learned; on as many threads as the
+    # program set (normbank/cli.py sets one).
+    import torch
 
     d = examples.shape[1]
-    threads = torch.get_num_threads()
-    # One intra-op thread, like the encoder: on a shared 2-core machine two threads took 3x longer
-    # (37 s vs 12 s for NormDial's 1,728 examples at load 4), busy-waiting on each other.
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(SEED)
-            x, y, t = torch.from_numpy(examples), torch.from_numpy(labels), torch.from_numpy(targets)
-            eye = torch.eye(d)
-            m = eye.clone().requires_grad_(True)
-            optimiser = torch.optim.Adam([m], lr=LEARNING_RATE)
-            for _ in range(steps):
-                batch = torch.randint(len(x), (BATCH,)) if len(x) > BATCH else slice(None)
-                optimiser.zero_grad()
-                q = torch.nn.functional.normalize(x[batch] @ m.T, dim=1)
-                loss = torch.nn.functional.cross_entropy(SCALE * q @ t.T, y[batch]) + IDENTITY_PENALTY * ((m - eye) ** 2).sum()
-                loss.backward()
-                optimiser.step()
-            out = m.detach().numpy().astype(np.float32)
-    finally:
-        torch.set_num_threads(threads)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        x, y, t = torch.from_numpy(examples), torch.from_numpy(labels), torch.from_numpy(targets)
+        eye = torch.eye(d)
+        m = eye.clone().requires_grad_(True)
+        optimiser = torch.optim.Adam([m], lr=LEARNING_RATE)
+        for _ in range(steps):
+            batch = torch.randint(len(x), (BATCH,)) if len(x) > BATCH else slice(None)
+            optimiser.zero_grad()
+            q = torch.nn.functional.normalize(x[batch] @ m.T, dim=1)
+            loss = torch.nn.functional.cross_entropy(SCALE * q @ t.T, y[batch]) + IDENTITY_PENALTY * ((m - eye) ** 2).sum()
+            loss.backward()
+            optimiser.step()
+        out = m.detach().numpy().astype(np.float32)
     log.info("query map learned from %d examples of %d norms in %.1fs", len(examples), len(np.unique(labels)),
              time.perf_counter() - started)
     return out

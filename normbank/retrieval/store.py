@@ -62,7 +62,6 @@ class Manifest:
     built_at: str
     query_maps: tuple[str, ...] = ()  # collections whose queries go through a learned map (adapter.py)
     format: int = FORMAT_VERSION
-    precision: str | None = None  # the encoder's, when it has one (float32 or bfloat16; informational)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,9 +74,9 @@ class Manifest:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ValueError(f"not a format-{FORMAT_VERSION} index manifest")
-        optional = {"query_maps", "precision"}
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name not in optional},
-                   query_maps=tuple(data.get("query_maps", ())), precision=data.get("precision"))
+        # Keys it does not know are ignored: older builds also recorded the encoder's precision.
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name != "query_maps"},
+                   query_maps=tuple(data.get("query_maps", ())))
 
 
 @dataclass(frozen=True)
@@ -199,7 +198,6 @@ class IndexStore:
                 bytes_on_disk=sum(path.stat().st_size for path in written),
                 built_at=now.isoformat(timespec="seconds"),
                 query_maps=tuple(query_maps),
-                precision=getattr(encoder, "precision", None),
             )
             _write_durably(partial / MANIFEST, manifest.to_json())
             _fsync_path(partial)

@@ -10,6 +10,7 @@ they are HNSW graphs, approximate but sub-linear.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -28,9 +29,12 @@ HNSW_NEIGHBOURS = 32  # M: graph degree; 32 is the usual recall/memory balance f
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 64  # raised to k for larger k: with ef < k the graph walk returns fewer than k hits
 
-# Building uses every core; searching uses one. A single query is too small to split, and OpenMP's
-# thread start-up costs more than the search (the thread count is per calling thread in OpenMP).
-_BUILD_THREADS = faiss.omp_get_max_threads()
+# Building uses every core the process may run on; searching uses one: a single query is too small to split,
+# and OpenMP's thread start-up costs more than the search. faiss.omp_set_num_threads sets the count for the
+# calling thread only (OpenMP's per-thread setting), so it changes nothing for the process's other threads;
+# the cores are counted here because OMP_NUM_THREADS (which `normbank` sets to 1 for torch) must not
+# slow the graph build.
+_BUILD_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class VectorIndex:

@@ -1,17 +1,14 @@
 """Index build at NormBank scale, HNSW against exact search, and server RSS, as one JSON object.
 
     python tests/bench/bench_index.py [--database sqlite:///var/bench.db] [--rows 155423] [--repeats 3]
-                                      [--backends default,torch,torch-float32,onnxruntime-float32,onnx]
-                                      [--workdir DIR] [--out FILE]
+                                      [--backends onnx,torch,onnx-int8] [--workdir DIR] [--out FILE]
 
 Without `--database` it generates the corpus (generate_normbank.py, seed 0, `--rows` rows) and imports it
-into a scratch SQLite file with `normbank ingest normbank`. Then, per embedding backend (`default`, the
-default configuration: torch with bfloat16 linear layers where the CPU has native bfloat16, else onnxruntime
-in float32; `torch`, torch with its default precision; `torch-float32`, torch in float32;
-`onnxruntime-float32`, onnxruntime in float32; `onnx`, the same model as ONNX int8) and per repeat, a fresh
-process builds every index from scratch (`schema.indexing.build_index`, what `normbank index` runs) and
-reports distinct texts, texts/s, embedding and indexing seconds, total build seconds, index size on disk
-and that process's peak RSS (GNU time). ONNX models are exported once, before the timed builds.
+into a scratch SQLite file with `normbank ingest normbank`. Then, per embedding backend (one of
+`NORMBANK_EMBEDDING_BACKEND`'s values) and per repeat, a fresh process builds every index from scratch
+(`schema.indexing.build_index`, what `normbank index` runs) and reports distinct texts, texts/s, embedding
+and indexing seconds, total build seconds, index size on disk and that process's peak RSS (GNU time).
+ONNX models are exported once, before the timed builds.
 
 Then, on the last build of each backend:
 - `hnsw`: the largest collection (the norms, HNSW above the exact threshold) against exact search of the
@@ -42,17 +39,12 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as `normbank` sets it (normbank/cli.py); children inherit it
 
 from run_all import PY, emit, run_json, summary  # noqa: E402
 
-# backend -> (NORMBANK_EMBEDDING_MODEL, NORMBANK_EMBEDDING_PRECISION, NORMBANK_EMBEDDING_RUNTIME)
-SPECS = {
-    "default": (None, "auto", "auto"),
-    "torch": (None, "auto", "torch"),
-    "torch-float32": (None, "float32", "torch"),
-    "onnxruntime-float32": (None, "float32", "onnxruntime"),
-    "onnx": ("onnx", "auto", "auto"),
-}
+from normbank.config import EMBEDDING_BACKENDS  # noqa: E402
+
 QUERIES = 300
 
 
@@ -60,8 +52,7 @@ def encoder_for(backend: str, models: Path):
     """The encoder a backend names (constructed only: nothing loads until it encodes)."""
     from normbank.retrieval.encoder import get_encoder
 
-    model, precision, runtime = SPECS[backend]
-    return get_encoder(model, cache_dir=models, precision=precision, runtime=runtime)
+    return get_encoder(None, backend=backend, cache_dir=models)
 
 
 def rss_mb() -> dict:
@@ -85,7 +76,7 @@ def child_build(args) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     manifest = build_index(engine, IndexStore(args.data_dir / "indexes"), encoder)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-    return {"model": manifest.model, "precision": manifest.precision, "runtime": encoder.runtime,
+    return {"model": manifest.model, "backend": encoder.backend,
             "distinct_texts": manifest.distinct_texts, "collections": manifest.collections,
             "embed_seconds": manifest.embed_seconds, "index_seconds": manifest.index_seconds,
             "build_seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
@@ -158,8 +149,7 @@ def child_server(args) -> dict:
     from normbank.config import get_settings
 
     settings = get_settings(database_url=args.database, data_dir=args.data_dir, index_on_start="demand",
-                            embedding_model=SPECS[args.backend][0], embedding_precision=SPECS[args.backend][1],
-                            embedding_runtime=SPECS[args.backend][2])
+                            embedding_backend=args.backend)
     before = rss_mb()
     started = time.perf_counter()
     with TestClient(create_app(settings)) as client:
@@ -185,12 +175,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--database", default=None, help="a database already holding the corpus")
     parser.add_argument("--rows", type=int, default=155_423)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--backends", default="default,onnx",
-                        help=f"comma-separated, of: {','.join(SPECS)} (default: default,onnx)")
+    parser.add_argument("--backends", default="onnx,torch",
+                        help=f"comma-separated, of: {','.join(EMBEDDING_BACKENDS)} (default: onnx,torch)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--child", choices=("build", "hnsw", "server"), help=argparse.SUPPRESS)
-    parser.add_argument("--backend", choices=tuple(SPECS), help=argparse.SUPPRESS)
+    parser.add_argument("--backend", choices=EMBEDDING_BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -218,17 +208,17 @@ def main(argv=None) -> dict:
     report["database"] = database.split("///")[-1] if database.startswith("sqlite") else "postgresql"
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = sorted(set(backends) - set(SPECS))
+    unknown = sorted(set(backends) - set(EMBEDDING_BACKENDS))
     if unknown:
-        raise SystemExit(f"unknown backends {unknown}: expected some of {', '.join(SPECS)}")
+        raise SystemExit(f"unknown backends {unknown}: expected some of {', '.join(EMBEDDING_BACKENDS)}")
     for backend in backends:
         data_dir = work / f"data-{backend}"
         runs = []
         encoder = encoder_for(backend, models)
-        if encoder.runtime == "onnxruntime":  # export once, untimed: a one-off per model and machine
+        if backend != "torch":  # export once, untimed: a one-off per model and machine
             t = time.perf_counter()
             encoder.encode(["export"])
-            report.setdefault("onnx_export_seconds", {})[encoder.precision] = round(time.perf_counter() - t, 1)
+            report.setdefault("onnx_export_seconds", {})[backend] = round(time.perf_counter() - t, 1)
         for _ in range(args.repeats):
             shutil.rmtree(data_dir, ignore_errors=True)
             result, peak = child("build", backend, database, data_dir, models)
@@ -236,7 +226,7 @@ def main(argv=None) -> dict:
             runs.append(result)
             print(f"{backend}: {json.dumps(result)}", file=sys.stderr)
         last = runs[-1]
-        entry = {key: last[key] for key in ("model", "precision", "runtime", "distinct_texts", "collections",
+        entry = {key: last[key] for key in ("model", "backend", "distinct_texts", "collections",
                                             "bytes_on_disk")}
         entry["index_mb_on_disk"] = round(last["bytes_on_disk"] / 1e6, 1)
         for key in ("texts_per_second", "embed_seconds", "index_seconds", "build_seconds", "cpu_seconds",

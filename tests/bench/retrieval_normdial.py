@@ -1,6 +1,7 @@
 """Retrieval quality on held-out NormDial situations, as JSON.
 
     python tests/bench/retrieval_normdial.py [--normdial ../shared/data/normdial] [--fold test|dev] [--model NAME]
+                                             [--backend torch|onnx|onnx-int8]
 
 Situations are split into five folds by a hash of their text. `--fold test` (the default) holds out fold 0
 and ingests everything else; `--fold dev` holds out fold 1 and ingests folds 2-4 only, so tuning never
@@ -28,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as `normbank` sets it (normbank/cli.py), so builds time alike
 
 COUNTRY = {"American": "the united states", "Chinese": "china"}
 K = 50  # ranks looked at for MRR
@@ -80,6 +82,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--normdial", type=Path, default=REPO.parent / "shared" / "data" / "normdial")
     parser.add_argument("--fold", choices=("test", "dev"), default="test")
     parser.add_argument("--model", default=None, help="embedding model (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--backend", default=None, help="embedding backend (default: $NORMBANK_EMBEDDING_BACKEND, "
+                                                         "else normbank's default)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the database and index here")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     parser.add_argument("--reuse", action="store_true",
@@ -114,7 +118,7 @@ def main(argv=None) -> dict:
     if not reuse:
         db.unlink(missing_ok=True)
     settings = get_settings(database_url=f"sqlite:///{db}", data_dir=work, embedding_model=args.model,
-                            index_on_start="demand")
+                            embedding_backend=args.backend, index_on_start="demand")
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
     t0 = time.perf_counter()
@@ -176,7 +180,7 @@ def main(argv=None) -> dict:
         "fold": args.fold,
         "cores": os.cpu_count(),
         "model": manifest.model if manifest else None,
-        "precision": getattr(retriever.encoder, "precision", None),
+        "backend": getattr(retriever.encoder, "backend", None),
         "held_out_situations": len(held),
         "held_out_without_gold_in_bank": missing_gold,
         "reused": reuse,

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def encoder():
-    return SentenceTransformerEncoder()
+def encoder(tmp_path_factory):
+    return SentenceTransformerEncoder(cache_dir=tmp_path_factory.mktemp("models"))  # not ./var/models
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Encoders: the hashing fake's contract and similarity ordering; the real packaged model (slow)."""
+"""Encoders: the hashing fake's contract and similarity ordering; the backend setting; the real packaged model
+on each backend, its ONNX exports and offline loading (slow)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from normbank.errors import IndexNotReady, InvalidInput
 from normbank.retrieval.encoder import (
     DEFAULT_MODEL_NAME, HashingEncoder, SentenceTransformerEncoder, get_encoder,
 )
+from normbank.retrieval.store import Manifest, is_stale
 
 TEXTS = ["Eating sushi at a restaurant", "", "!!!", "the nurse checks the patient's chart", "ÉCOLE d'été"]
 
@@ -75,218 +77,44 @@ def test_get_encoder_names(monkeypatch):
 
     # as in a fresh process (an earlier test may have loaded the packaged model): constructing loads nothing
     monkeypatch.setattr(encoder_module, "_MODELS", {})
-    monkeypatch.setattr(encoder_module, "_ONNX", {})
     assert isinstance(get_encoder("hashing"), HashingEncoder)
     assert get_encoder("hashing").dimension == 384
     assert get_encoder("hashing-128").name == "hashing-128"
-    default = get_encoder(None)  # torch or onnxruntime by the CPU (test_runtime_is_resolved_and_checked)
+    default = get_encoder(None)
     assert default.name == DEFAULT_MODEL_NAME and not default.loaded
-    assert get_encoder("/models/mine").name == "/models/mine"
+    assert get_encoder("/models/mine").name == "/models/mine" and not get_encoder("/models/mine").loaded
     for bad in ("hashing-", "hashing-x", "hashing-0"):
         with pytest.raises(InvalidInput):
             get_encoder(bad)
 
 
-def test_constructing_the_real_encoder_loads_nothing():
-    encoder = SentenceTransformerEncoder("some/model-that-is-not-here", threads=1)
-    assert encoder.name == "some/model-that-is-not-here"
-    assert not encoder.loaded
+def built_with(model: str) -> Manifest:
+    return Manifest(build="b", model=model, dimension=384, stamp={}, collections={}, distinct_texts=0,
+                    embed_seconds=0.0, index_seconds=0.0, bytes_on_disk=0, built_at="")
 
 
-@pytest.mark.slow
-def test_a_missing_model_is_index_not_ready_and_never_downloaded(tmp_path):
-    missing = str(tmp_path / "no-such-model")
-    with pytest.raises(IndexNotReady) as caught:
-        SentenceTransformerEncoder(missing).encode(["hello"])
-    assert missing in caught.value.message
-    assert "downloaded" in caught.value.message
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
+def test_an_index_serves_the_backends_whose_vectors_it_holds():
+    torch_, onnx, int8 = (get_encoder(None, backend=b) for b in ("torch", "onnx", "onnx-int8"))
+    # torch and its float32 ONNX export give the same vectors: one index serves both
+    assert is_stale(built_with(torch_.name), model=onnx.name, stamp={}) is None
+    assert is_stale(built_with(onnx.name), model=torch_.name, stamp={}) is None
+    # int8 vectors are its own: its index is stale for the others and the other way round
+    assert "onnx-int8" in is_stale(built_with(onnx.name), model=int8.name, stamp={})
+    assert is_stale(built_with(int8.name), model=torch_.name, stamp={}) is not None
+    assert get_encoder("/models/mine", backend="onnx-int8").name != int8.name
 
 
-@pytest.mark.slow
-def test_the_packaged_model():
-    encoder = SentenceTransformerEncoder(precision="float32")
-    assert encoder.name == DEFAULT_MODEL_NAME
-    vectors = encoder.encode(["sushi place", "restaurant", "hospital"])
-    assert encoder.dimension == 384
-    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
-    sushi, restaurant, hospital = vectors
-    assert cosine(sushi, restaurant) > cosine(sushi, hospital)
-    assert encoder.encode([]).shape == (0, 384)
-    # one model per process: a second instance reuses it
-    again = SentenceTransformerEncoder(precision="float32")
-    assert again.loaded
-    np.testing.assert_allclose(again.encode(["sushi place"])[0], sushi, atol=1e-5)
-    # batches are formed by length; rows still come back in the caller's order
-    mixed = ["hospital", "a long sentence about eating sushi at a small place near the station", "restaurant"]
-    np.testing.assert_allclose(encoder.encode(mixed, batch_size=2), np.vstack([encoder.encode([t]) for t in mixed]),
-                               atol=1e-5)
-
-
-def test_precision_is_resolved_and_checked(monkeypatch):
-    from normbank.retrieval import encoder as encoder_module
-
-    monkeypatch.setattr(encoder_module, "cpu_has_native_bfloat16", lambda: True)
-    assert SentenceTransformerEncoder().precision == "bfloat16"
-    assert get_encoder(None, precision="AUTO").precision == "bfloat16"
-    monkeypatch.setattr(encoder_module, "cpu_has_native_bfloat16", lambda: False)
-    assert SentenceTransformerEncoder().precision == "float32"
-    assert SentenceTransformerEncoder(precision="bfloat16").precision == "bfloat16"  # asked for: obeyed
-    with pytest.raises(InvalidInput, match="precision"):
-        SentenceTransformerEncoder(precision="fp16")
-    # the precision is not part of the name: an index built at one precision serves the other
-    assert SentenceTransformerEncoder(precision="bfloat16").name == SentenceTransformerEncoder(precision="float32").name
-
-
-def test_settings_reject_an_unknown_precision():
+def test_a_bad_backend_is_rejected_with_a_clear_message():
     from pydantic import ValidationError
 
     from normbank.config import get_settings
 
-    assert get_settings(embedding_precision=" BFloat16 ").embedding_precision == "bfloat16"
-    with pytest.raises(ValidationError, match="NORMBANK_EMBEDDING_PRECISION"):
-        get_settings(embedding_precision="half")
-
-
-def test_query_threads_are_one_or_two_in_the_encoder_and_the_settings(monkeypatch):
-    from pydantic import ValidationError
-
-    from normbank.config import get_settings
-    from normbank.retrieval.encoder import SentenceTransformerEncoder
-
-    assert SentenceTransformerEncoder().query_threads == 2
-    assert SentenceTransformerEncoder(query_threads=1).query_threads == 1
-    with pytest.raises(InvalidInput):
-        SentenceTransformerEncoder(query_threads=3)
-    monkeypatch.delenv("NORMBANK_EMBEDDING_QUERY_THREADS", raising=False)
-    assert get_settings().embedding_query_threads == 2
-    monkeypatch.setenv("NORMBANK_EMBEDDING_QUERY_THREADS", "1")
-    assert get_settings().embedding_query_threads == 1
-    monkeypatch.setenv("NORMBANK_EMBEDDING_QUERY_THREADS", "4")
-    with pytest.raises(ValidationError, match="1 or 2"):
-        get_settings()
-
-
-def test_runtime_is_resolved_and_checked(monkeypatch, tmp_path):
-    from normbank.retrieval import encoder as encoder_module
-    from normbank.retrieval.encoder import OnnxEncoder, resolve_runtime
-
-    monkeypatch.setattr(encoder_module, "onnxruntime_installed", lambda: True)
-    # a CPU with native bfloat16: torch, in bfloat16
-    monkeypatch.setattr(encoder_module, "cpu_has_native_bfloat16", lambda: True)
-    assert resolve_runtime("auto") == "torch"
-    assert isinstance(get_encoder(None), SentenceTransformerEncoder)
-    # asked for float32 there, or on a CPU without bfloat16: onnxruntime in float32, named like torch
-    assert resolve_runtime("auto", "float32") == "onnxruntime"
-    monkeypatch.setattr(encoder_module, "cpu_has_native_bfloat16", lambda: False)
-    encoder = get_encoder(None, cache_dir=tmp_path)
-    assert isinstance(encoder, OnnxEncoder) and not encoder.quantize and not encoder.loaded
-    assert (encoder.name, encoder.precision, encoder.runtime) == (DEFAULT_MODEL_NAME, "float32", "onnxruntime")
-    assert encoder.name == SentenceTransformerEncoder().name  # one index serves both runtimes
-    assert encoder.cache_dir() == tmp_path and "fp32" in encoder.model_path().name
-    assert "int8" in get_encoder("onnx", cache_dir=tmp_path).model_path().name
-    # a model other than the packaged one stays on torch unless onnxruntime is asked for
-    assert resolve_runtime("auto", "auto", "/models/mine") == "torch"
-    assert resolve_runtime("onnxruntime", "auto", "/models/mine") == "onnxruntime"
-    # forced either way; onnxruntime has no bfloat16
-    assert isinstance(get_encoder(None, runtime=" Torch "), SentenceTransformerEncoder)
-    assert resolve_runtime("onnxruntime", "float32") == "onnxruntime"
-    with pytest.raises(InvalidInput, match="float32 only"):
-        get_encoder(None, runtime="onnxruntime", precision="bfloat16")
-    with pytest.raises(InvalidInput, match="runtime"):
-        get_encoder(None, runtime="tensorflow")
-    # without onnxruntime, auto falls back to torch
-    monkeypatch.setattr(encoder_module, "onnxruntime_installed", lambda: False)
-    assert isinstance(get_encoder(None), SentenceTransformerEncoder)
-
-
-def test_settings_reject_an_unknown_runtime():
-    from pydantic import ValidationError
-
-    from normbank.config import get_settings
-
-    assert get_settings().embedding_runtime == "auto"
-    assert get_settings(embedding_runtime=" ONNXRuntime ").embedding_runtime == "onnxruntime"
-    with pytest.raises(ValidationError, match="NORMBANK_EMBEDDING_RUNTIME"):
-        get_settings(embedding_runtime="jax")
-
-
-@pytest.mark.slow
-def test_bfloat16_linears_stay_within_cosine_0_9999_of_float32():
-    import torch
-
-    exact = SentenceTransformerEncoder(precision="float32")
-    fast = SentenceTransformerEncoder(precision="bfloat16")
-    reference = exact.encode(REAL_SENTENCES)
-    vectors = fast.encode(REAL_SENTENCES)
-    assert vectors.dtype == np.float32 and vectors.shape == reference.shape
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
-    assert (vectors * reference).sum(axis=1).min() >= 0.9999
-    assert not np.array_equal(vectors, reference)  # the conversion really happened
-    # both models live side by side; only the linear layers changed type
-    model = fast._loaded().model
-    assert not any(isinstance(m, torch.nn.Linear) for m in model.modules())
-    assert any(p.dtype == torch.bfloat16 for p in model.parameters())
-    assert all(p.dtype == torch.float32 for p in exact._loaded().model.parameters())
-
-
-# --- batching, threads and the ONNX backend -------------------------------------------------------
-
-def test_batches_run_on_several_workers_and_rows_keep_the_callers_order():
-    from normbank.retrieval.encoder import _encode_batched
-
-    texts = [f"text number {i} " + "x" * (i % 7) for i in range(50)]
-    import itertools
-    import threading
-
-    seen_threads = set()
-    # The first two batches wait for each other, so they must run on two threads at once (without it, on a
-    # loaded machine one thread could finish every batch before the others start).
-    both = threading.Barrier(2, timeout=10)
-    calls = itertools.count()  # next() is atomic: exactly the calls numbered 0 and 1 wait
-
-    def run(batch):
-        seen_threads.add(threading.get_ident())
-        if next(calls) < 2:
-            both.wait()
-        return HashingEncoder(16).encode(batch)
-
-    out = _encode_batched(texts, 16, run, batch_size=4, progress=False, desc="t", workers=3)
-    np.testing.assert_array_equal(out, HashingEncoder(16).encode(texts))
-    assert len(seen_threads) > 1
-
-    def failing(batch):
-        if "text number 7 " in batch:
-            raise RuntimeError("model crashed")
-        return HashingEncoder(16).encode(batch)
-
-    with pytest.raises(RuntimeError, match="model crashed"):
-        _encode_batched(texts, 16, failing, batch_size=4, progress=False, desc="t", workers=3)
-    assert _encode_batched([], 16, run, batch_size=4, progress=False, desc="t", workers=3).shape == (0, 16)
-
-
-def test_onnx_specs_name_their_backend_and_construct_without_loading(tmp_path):
-    from normbank.retrieval.encoder import OnnxEncoder
-
-    default = get_encoder("onnx")
-    assert isinstance(default, OnnxEncoder) and default.model == DEFAULT_MODEL_NAME
-    assert default.name == "onnx-int8:" + DEFAULT_MODEL_NAME
-    assert default.name != get_encoder(None).name  # an index built by one backend is stale for the other
-    assert get_encoder("onnx:").model == DEFAULT_MODEL_NAME
-    mine = get_encoder("onnx:/models/mine", cache_dir=tmp_path)
-    assert mine.model == "/models/mine" and mine.name == "onnx-int8:/models/mine" and not mine.loaded
-    assert mine.cache_dir() == tmp_path
-
-
-def test_onnx_without_onnxruntime_is_index_not_ready(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
-    from normbank.retrieval import encoder as encoder_module
-
-    monkeypatch.setattr(encoder_module, "_ONNX", {})
-    with pytest.raises(IndexNotReady) as caught:
-        get_encoder("onnx", cache_dir=tmp_path).encode(["hello"])
-    assert "onnx" in caught.value.message and "extra" in caught.value.message
+    with pytest.raises(InvalidInput, match="bad embedding backend 'tensorflow': expected one of torch, onnx, onnx-int8"):
+        get_encoder(None, backend="tensorflow")
+    assert get_encoder(None, backend=" ONNX ").backend == "onnx"
+    assert get_settings(embedding_backend=" Torch ").embedding_backend == "torch"
+    with pytest.raises(ValidationError, match="NORMBANK_EMBEDDING_BACKEND must be one of torch, onnx, onnx-int8"):
+        get_settings(embedding_backend="onnxruntime")
 
 
 REAL_SENTENCES = [
@@ -306,62 +134,146 @@ REAL_SENTENCES = [
 
 
 @pytest.fixture(scope="module")
-def onnx_encoder(tmp_path_factory):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
-    from normbank.retrieval.encoder import OnnxEncoder
+def models_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
 
-    return OnnxEncoder(cache_dir=tmp_path_factory.mktemp("models"))
+
+@pytest.fixture(scope="module")
+def torch_vectors():
+    return SentenceTransformerEncoder(backend="torch").encode(REAL_SENTENCES)
 
 
 @pytest.mark.slow
-def test_onnx_int8_is_close_to_torch_and_cached(onnx_encoder):
-    torch_vectors = SentenceTransformerEncoder().encode(REAL_SENTENCES)
-    vectors = onnx_encoder.encode(REAL_SENTENCES)
-    assert vectors.shape == (len(REAL_SENTENCES), 384) and vectors.dtype == np.float32
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+def test_the_packaged_model_on_each_backend(backend, models_dir):
+    encoder = SentenceTransformerEncoder(backend=backend, cache_dir=models_dir)
+    vectors = encoder.encode(["sushi place", "restaurant", "hospital"])
+    assert encoder.dimension == 384 and encoder.loaded
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
-    cosines = (vectors * torch_vectors).sum(axis=1)
-    assert cosines.mean() >= 0.98 and cosines.min() >= 0.95, cosines
-    # the nearest neighbours agree with torch's on a simple case
-    sushi, restaurant, hospital = onnx_encoder.encode(["sushi place", "restaurant", "hospital"])
+    sushi, restaurant, hospital = vectors
     assert cosine(sushi, restaurant) > cosine(sushi, hospital)
-
-    path = onnx_encoder.model_path()
-    assert path.is_file() and path.parent == onnx_encoder.cache_dir() and "int8" in path.name
-    mtime = path.stat().st_mtime_ns
-    from normbank.retrieval import encoder as encoder_module
-    from normbank.retrieval.encoder import OnnxEncoder
-
-    encoder_module._ONNX.clear()  # a new process: the cached export is loaded, not redone
-    again = OnnxEncoder(cache_dir=onnx_encoder.cache_dir())
-    np.testing.assert_allclose(again.encode(REAL_SENTENCES), vectors, atol=1e-6)
-    assert path.stat().st_mtime_ns == mtime
-
-
-@pytest.mark.slow
-def test_onnx_float32_gives_torch_float32_vectors(tmp_path):
-    from normbank.retrieval.encoder import OnnxEncoder
-
-    encoder = OnnxEncoder(cache_dir=tmp_path, quantize=False)
-    reference = SentenceTransformerEncoder(precision="float32").encode(REAL_SENTENCES)
-    vectors = encoder.encode(REAL_SENTENCES)
-    assert vectors.shape == reference.shape and vectors.dtype == np.float32
-    assert (vectors * reference).sum(axis=1).min() >= 0.99999
-    assert encoder.model_path().is_file() and "fp32" in encoder.model_path().name
-    # no activation quantisation: a text's vector does not depend on its batch-mates
-    alone = np.vstack([encoder.encode([t]) for t in REAL_SENTENCES])
-    np.testing.assert_allclose(encoder.encode(REAL_SENTENCES, batch_size=5), alone, atol=1e-5)
-
-
-@pytest.mark.slow
-def test_onnx_pads_to_the_batch_not_to_128(onnx_encoder):
-    loaded = onnx_encoder._loaded()
-    assert loaded.tokenizer.padding["length"] is None  # the model's tokenizer.json says 128
-    assert len(loaded.tokenizer.encode_batch(["hospital", "a small sushi place"])[0].ids) < 16
-    # batches formed by length; rows come back in the caller's order. Dynamic int8 quantises each
-    # batch's activations with one scale, so a row is close to, not equal to, the text encoded alone.
+    assert encoder.encode([]).shape == (0, 384)
+    # one model per process: a second encoder naming it reuses it
+    again = SentenceTransformerEncoder(backend=backend, cache_dir=models_dir)
+    assert again.loaded
+    np.testing.assert_allclose(again.encode(["sushi place", "restaurant", "hospital"]), vectors, atol=1e-6)
+    # rows come back in the caller's order, whatever the batches. int8 quantises each batch's activations
+    # with one scale, so there a text's vector is close to, not equal to, the text encoded alone.
     mixed = REAL_SENTENCES[:6]
-    batched = onnx_encoder.encode(mixed, batch_size=2)
-    alone = np.vstack([onnx_encoder.encode([t]) for t in mixed])
-    assert (batched * alone).sum(axis=1).min() >= 0.98
-    assert onnx_encoder.encode([]).shape == (0, 384)
+    alone = np.vstack([encoder.encode([t]) for t in mixed])
+    floor = 0.98 if backend == "onnx-int8" else 0.99999
+    assert (encoder.encode(mixed, batch_size=2) * alone).sum(axis=1).min() >= floor
+
+
+@pytest.mark.slow
+def test_onnx_gives_torchs_vectors(models_dir, torch_vectors):
+    vectors = SentenceTransformerEncoder(backend="onnx", cache_dir=models_dir).encode(REAL_SENTENCES)
+    assert (vectors * torch_vectors).sum(axis=1).min() >= 0.99999
+
+
+@pytest.mark.slow
+def test_onnx_int8_is_close_to_torch(models_dir, torch_vectors):
+    vectors = SentenceTransformerEncoder(backend="onnx-int8", cache_dir=models_dir).encode(REAL_SENTENCES)
+    cosines = (vectors * torch_vectors).sum(axis=1)
+    assert cosines.mean() >= 0.99 and cosines.min() >= 0.98, cosines
+
+
+@pytest.mark.slow
+def test_the_onnx_export_is_made_once_and_reused(monkeypatch, tmp_path):
+    from normbank.retrieval import encoder as encoder_module
+
+    first = SentenceTransformerEncoder(backend="onnx-int8", cache_dir=tmp_path)
+    vectors = first.encode(REAL_SENTENCES)
+    files = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
+    onnx_files = sorted(p.relative_to(tmp_path).parts[1:] for p in files if p.suffix == ".onnx")
+    assert onnx_files == [("onnx", "model.onnx"), ("onnx", "model_quint8_avx2.onnx")]
+    assert len(list(tmp_path.iterdir())) == 1  # one export directory; no scratch left behind
+
+    monkeypatch.setattr(encoder_module, "_MODELS", {})  # as in a new process
+    for backend in ("onnx-int8", "onnx"):
+        SentenceTransformerEncoder(backend=backend, cache_dir=tmp_path).encode(["hello"])
+    again = SentenceTransformerEncoder(backend="onnx-int8", cache_dir=tmp_path).encode(REAL_SENTENCES)
+    np.testing.assert_allclose(again, vectors, atol=1e-6)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()} == files
+
+
+@pytest.mark.slow
+def test_concurrent_callers_get_their_own_vectors(models_dir):
+    import threading
+
+    encoder = SentenceTransformerEncoder(backend="onnx", cache_dir=models_dir)
+    expected = encoder.encode(REAL_SENTENCES)
+    failures: list[str] = []
+
+    def caller(start: int) -> None:
+        try:
+            for i in range(start, start + 12):
+                texts = REAL_SENTENCES[i % 12 :] if i % 3 == 0 else [REAL_SENTENCES[i % 12]]
+                got = encoder.encode(texts, batch_size=4)
+                rows = list(range(i % 12, 12)) if i % 3 == 0 else [i % 12]
+                if (got * expected[rows]).sum(axis=1).min() < 0.99999:
+                    failures.append(f"caller {start}, call {i}")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+OFFLINE_CHILD = """
+import json, sys
+from normbank.errors import IndexNotReady
+from normbank.retrieval.encoder import get_encoder
+
+models, missing = sys.argv[1], sys.argv[2]
+out = {"dimension": get_encoder(None, backend="onnx", cache_dir=models).encode(["sushi place"]).shape[1]}
+for name in (missing, "some-org/model-that-is-not-here"):
+    try:
+        get_encoder(name, backend="torch").encode(["hello"])
+        out[name] = "loaded"
+    except IndexNotReady as exc:
+        out[name] = exc.message
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_models_load_offline_and_a_missing_model_is_index_not_ready_without_a_download(tmp_path):
+    """In a process whose environment allows downloads and points the Hugging Face hub at a local server
+    that counts requests: the packaged model loads (and exports), a missing one fails, nothing is asked."""
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            asked.append(self.path)
+            self.send_error(404)
+
+        do_HEAD = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{server.server_port}", HF_HOME=str(tmp_path / "hf"))
+    missing = str(tmp_path / "no-such-model")
+    try:
+        done = subprocess.run([sys.executable, "-c", OFFLINE_CHILD, str(tmp_path / "models"), missing], env=env,
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["dimension"] == 384
+    for name in (missing, "some-org/model-that-is-not-here"):
+        assert name in out[name] and "nothing is downloaded" in out[name]
+    assert asked == []
