@@ -29,14 +29,11 @@ from schema.texts import LINKING_COLLECTIONS, linking_collections
 
 log = logging.getLogger("normbank.retrieval")
 
-INDEX_MODES = ("rebuild", "demand", "off")
 VECTOR_CACHE_SIZE = 50_000  # linking candidates' vectors kept in memory (settings, roles, behaviours, values)
 
 
 class Retriever:
     def __init__(self, engine: Engine, settings: Settings, *, encoder: Encoder | None = None):
-        if settings.index_on_start not in INDEX_MODES:
-            raise ValueError(f"NORMBANK_INDEX_ON_START must be one of {', '.join(INDEX_MODES)}")
         self.engine = engine
         self.mode = settings.index_on_start
         self.store = IndexStore(Path(settings.data_dir) / "indexes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,7 +15,7 @@ DEFAULT_EMBEDDING_BACKEND = "onnx"
 
 
 class Settings(BaseSettings):
-    """Everything the service can be configured with. Every field is documented in the README."""
+    """Everything the service can be configured with; docs/configuration.md documents every field."""
 
     model_config = SettingsConfigDict(env_prefix="NORMBANK_", extra="ignore")
 
@@ -37,8 +38,9 @@ class Settings(BaseSettings):
             "(that export quantised to int8: vectors of its own, so an index built by it is stale for the others)."
         ),
     )
-    index_on_start: str = Field(
-        "rebuild", description="What the server does with a stale or missing index at start: rebuild, ignore."
+    index_on_start: Literal["rebuild", "demand", "off"] = Field(
+        "rebuild", description="A stale or missing vector index: rebuilt in the background (rebuild), on the first "
+        "request that needs it (demand), or never (off: free text is served by full-text search alone)."
     )
     cache_check_seconds: float = Field(
         1.0, description="How often a server process checks whether an import changed the data."

@@ -171,7 +171,7 @@ def main(argv=None) -> dict:
             t = time.perf_counter()
             response = service.ground(cache, retriever, request, mode=variant["mode"])
             times.append((time.perf_counter() - t) * 1000)
-            ids = [n.id for n in response.norms]
+            ids = [n["id"] for n in response["norms"]]
             ranks.append(ids.index(gold) + 1 if gold in ids else None)
         results[name] = metrics(ranks)
         latencies[name] = times
