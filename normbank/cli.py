@@ -265,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    _write_commands(command)
+    _read_commands(command)
+    return parser
+
+
+def _write_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """Commands that create or change the bank, or serve it."""
     p = command("init", cmd_init, "create the database or upgrade it to the current schema")
     p.add_argument("--sample", action="store_true", help="also load the sample corpus shipped with normbank")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
@@ -280,6 +287,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
 
+    p = command("index", cmd_index, "build the vector indexes (when stale or missing, or with --rebuild)")
+    p.add_argument("--rebuild", action="store_true", help="build even when the index is up to date")
+    p.add_argument("--json", action="store_true", help="print the new index's manifest")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+
+    p = command("serve", cmd_serve, "run the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--log-level", default="info")
+
+
+def _read_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """Commands that only read the bank."""
     p = command("stats", cmd_stats, "count what the bank holds")
     p.add_argument("--json", action="store_true")
 
@@ -301,20 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="behaviours to show without --behavior")
     p.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
 
-    p = command("index", cmd_index, "build the vector indexes (when stale or missing, or with --rebuild)")
-    p.add_argument("--rebuild", action="store_true", help="build even when the index is up to date")
-    p.add_argument("--json", action="store_true", help="print the new index's manifest")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
-
-    p = command("serve", cmd_serve, "run the HTTP API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--log-level", default="info")
-
     p = command("frames", cmd_frames, "print a few frames as statements")
     p.add_argument("--limit", type=int, default=10)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -68,10 +68,3 @@ def build_index(engine: Engine, store: IndexStore, encoder: Encoder, *, progress
     log.info("index built for data version %s: %s", version, manifest.to_dict())
     return manifest
 
-
-def staleness(engine: Engine, store: IndexStore, model: str) -> str | None:
-    """Why the current index cannot serve this database (missing, other model, older data), or None."""
-    manifest = store.current_manifest()
-    if manifest is None:
-        return "missing: run `normbank index`"
-    return store.is_stale(manifest, model=model, stamp=current_stamp(engine))

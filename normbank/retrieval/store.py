@@ -139,25 +139,8 @@ class IndexStore:
         for name in collections:
             if not _COLLECTION_NAME.fullmatch(name):
                 raise InvalidInput(f"bad collection name {name!r}: letters, digits, '_' and '-' only")
-        stamp = _plain(stamp)
-        texts: dict[str, int] = {}  # distinct text -> its row in the embedding matrix
-        layout: dict[str, tuple[list[int], list[int]]] = {}  # collection -> (ids, rows)
-        for name, pairs in collections.items():
-            ids, rows = layout.setdefault(name, ([], []))
-            for item_id, text in pairs:
-                ids.append(item_id)
-                rows.append(texts.setdefault(text, len(texts)))
-
         started = time.perf_counter()
-        if texts:
-            vectors = np.asarray(encoder.encode(list(texts), progress=progress), dtype=np.float32)
-        else:
-            vectors = np.zeros((0, encoder.dimension), dtype=np.float32)
-        dimension = encoder.dimension
-        if vectors.shape != (len(texts), dimension):
-            raise IndexNotReady(
-                f"encoder {encoder.name} returned shape {vectors.shape} for {len(texts)} texts of dimension {dimension}"
-            )
+        layout, vectors, distinct = _embed(collections, encoder, progress)
         embed_seconds = time.perf_counter() - started
 
         now = datetime.now(timezone.utc)
@@ -167,61 +150,73 @@ class IndexStore:
         partial.mkdir()
         try:
             started = time.perf_counter()
-            written: list[Path] = []
-            for name, (ids, rows) in layout.items():
-                index = VectorIndex.build(vectors[rows], ids, exact_below=self.exact_below)
-                written += index.save(partial / name)
-            derived = derive(lambda name: (layout[name][0], vectors[layout[name][1]])) if derive else {}
-            query_maps = []
-            for name, (ids, derived_vectors, *query_map) in derived.items():
-                if not _COLLECTION_NAME.fullmatch(name) or name in layout:
-                    raise InvalidInput(f"bad derived collection name {name!r}")
-                query_map = query_map[0] if query_map else None
-                index = VectorIndex.build(np.asarray(derived_vectors, dtype=np.float32), list(ids),
-                                          exact_below=self.exact_below, query_map=query_map)
-                written += index.save(partial / name)
-                if query_map is not None:
-                    query_maps.append(name)
+            counts, query_maps, written = self._write_collections(partial, layout, vectors, derive)
             index_seconds = time.perf_counter() - started
-            for path in written:
-                _fsync_path(path)
             manifest = Manifest(
                 build=build_name,
                 model=encoder.name,
-                dimension=dimension,
-                stamp=stamp,
-                collections={**{name: len(ids) for name, (ids, _) in layout.items()},
-                             **{name: len(entry[0]) for name, entry in derived.items()}},
-                distinct_texts=len(texts),
+                dimension=encoder.dimension,
+                stamp=_plain(stamp),
+                collections=counts,
+                distinct_texts=distinct,
                 embed_seconds=round(embed_seconds, 3),
                 index_seconds=round(index_seconds, 3),
                 bytes_on_disk=sum(path.stat().st_size for path in written),
                 built_at=now.isoformat(timespec="seconds"),
                 query_maps=tuple(query_maps),
             )
-            _write_durably(partial / MANIFEST, manifest.to_json())
-            _fsync_path(partial)
-            with self._switch_lock():
-                final = self.root / build_name
-                os.rename(partial, final)
-                previous = self._current_name()
-                try:
-                    _write_durably(self.root / CURRENT_TMP, build_name + "\n")
-                    os.replace(self.root / CURRENT_TMP, self.root / CURRENT)
-                except BaseException:
-                    (self.root / CURRENT_TMP).unlink(missing_ok=True)
-                    raise
-                _fsync_path(self.root)
-                self._clean_up(keep={build_name, previous})
+            self._publish(partial, build_name, manifest, written)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         log.info(
             "index build %s: %d distinct texts embedded in %.1fs with %s, %s indexed in %.1fs, %d bytes",
-            build_name, len(texts), embed_seconds, encoder.name, manifest.collections, index_seconds,
+            build_name, distinct, embed_seconds, encoder.name, manifest.collections, index_seconds,
             manifest.bytes_on_disk,
         )
         return manifest
+
+    def _write_collections(self, partial: Path, layout: dict[str, tuple[list[int], list[int]]],
+                           vectors: np.ndarray, derive: Callable | None) -> tuple[dict[str, int], list[str], list[Path]]:
+        """Index and save every collection (and the derived ones) under `partial`."""
+        written: list[Path] = []
+        counts: dict[str, int] = {}
+        for name, (ids, rows) in layout.items():
+            index = VectorIndex.build(vectors[rows], ids, exact_below=self.exact_below)
+            written += index.save(partial / name)
+            counts[name] = len(ids)
+        derived = derive(lambda name: (layout[name][0], vectors[layout[name][1]])) if derive else {}
+        query_maps = []
+        for name, (ids, derived_vectors, *query_map) in derived.items():
+            if not _COLLECTION_NAME.fullmatch(name) or name in layout:
+                raise InvalidInput(f"bad derived collection name {name!r}")
+            query_map = query_map[0] if query_map else None
+            index = VectorIndex.build(np.asarray(derived_vectors, dtype=np.float32), list(ids),
+                                      exact_below=self.exact_below, query_map=query_map)
+            written += index.save(partial / name)
+            counts[name] = len(ids)
+            if query_map is not None:
+                query_maps.append(name)
+        return counts, query_maps, written
+
+    def _publish(self, partial: Path, build_name: str, manifest: Manifest, written: list[Path]) -> None:
+        """Make the finished build durable, then switch CURRENT to it atomically."""
+        for path in written:
+            _fsync_path(path)
+        _write_durably(partial / MANIFEST, manifest.to_json())
+        _fsync_path(partial)
+        with self._switch_lock():
+            final = self.root / build_name
+            os.rename(partial, final)
+            previous = self._current_name()
+            try:
+                _write_durably(self.root / CURRENT_TMP, build_name + "\n")
+                os.replace(self.root / CURRENT_TMP, self.root / CURRENT)
+            except BaseException:
+                (self.root / CURRENT_TMP).unlink(missing_ok=True)
+                raise
+            _fsync_path(self.root)
+            self._clean_up(keep={build_name, previous})
 
     def load(self) -> LoadedIndexes | None:
         """The live build in memory, or None when there is none or it cannot be read (logged)."""
@@ -331,3 +326,26 @@ def _fsync_path(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _embed(collections: Mapping[str, Sequence[tuple[int, str]]], encoder: Encoder,
+           progress: bool) -> tuple[dict[str, tuple[list[int], list[int]]], np.ndarray, int]:
+    """Embed each distinct text once; returns collection -> (ids, rows in the matrix), the matrix and
+    the number of distinct texts."""
+    texts: dict[str, int] = {}  # distinct text -> its row in the embedding matrix
+    layout: dict[str, tuple[list[int], list[int]]] = {}
+    for name, pairs in collections.items():
+        ids, rows = layout.setdefault(name, ([], []))
+        for item_id, text in pairs:
+            ids.append(item_id)
+            rows.append(texts.setdefault(text, len(texts)))
+    if texts:
+        vectors = np.asarray(encoder.encode(list(texts), progress=progress), dtype=np.float32)
+    else:
+        vectors = np.zeros((0, encoder.dimension), dtype=np.float32)
+    if vectors.shape != (len(texts), encoder.dimension):
+        raise IndexNotReady(
+            f"encoder {encoder.name} returned shape {vectors.shape} for {len(texts)} texts "
+            f"of dimension {encoder.dimension}"
+        )
+    return layout, vectors, len(texts)
