@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import normbank
-from api import errors
+from api import errors, web
 from api.limits import RequestLimits
 from api.retrieval import Retriever
 from api.routes import catalog, grounding, health, reasoning
@@ -67,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (reasoning, grounding, catalog, health):
         app.include_router(module.router)
+    web.install(app)  # the explorer's pages at / (api/web)
     return app

@@ -45,9 +45,21 @@ def _jsonable_errors(errors) -> list[dict]:
     return out
 
 
+def _html_error(request: Request, status: int, message: str):
+    """The web explorer's error page (api/web), for a browser asking outside /v1; None: answer in JSON."""
+    render = getattr(request.app.state, "html_error", None)
+    path = request.url.path
+    if render is None or path.startswith("/v1/") or "text/html" not in request.headers.get("accept", ""):
+        return None
+    return render(request, status, message)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(NormbankError)
     async def _domain(request: Request, exc: NormbankError):
+        html = _html_error(request, status_for(exc), exc.message)
+        if html is not None:
+            return html
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status_for(exc))
 
     @app.exception_handler(RequestValidationError)
@@ -69,6 +81,9 @@ def install(app: FastAPI) -> None:
         elif status == 400 and message == "There was an error parsing the body":
             # FastAPI's answer to a body that is not UTF-8: a malformed request, like any other.
             status, code, message = 422, "invalid_request", "body: not valid UTF-8 JSON"
+        html = _html_error(request, status, message)
+        if html is not None:
+            return html
         return JSONResponse(error_body(code, message), status_code=status, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(OperationalError)
@@ -86,4 +101,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        html = _html_error(request, 500, "internal error; the server log has details")
+        if html is not None:
+            return html
         return JSONResponse(error_body("internal_error", "internal error; the server log has details"), status_code=500)

@@ -1,5 +1,5 @@
-"""The application layer: what /v1/query, /v1/judge, /v1/search and /v1/ground answer, shared with the
-CLI. Plain functions over the frame cache and the retriever that link the request's free text, build the
+"""The application layer: what /v1/query, /v1/judge, /v1/search, /v1/ground and the catalogue's lookups by
+name or id answer, shared with the CLI and the web explorer. Plain functions over the frame cache and the retriever that link the request's free text, build the
 context, ask the reasoner or the retrievers, and return JSON-ready dicts shaped like the response models
 of `api.models` (the routes serialise them; the OpenAPI document describes them). No HTTP here."""
 
@@ -15,13 +15,17 @@ from api.grounding import source_of
 from api.models import ContextIn, GroundRequest, JudgeRequest, PartyIn, QueryRequest
 from normbank.compiled import CompiledFrames
 from normbank.context import Context, make_context, make_party
-from normbank.errors import InvalidRequest, echo
-from normbank.ids import public_norm_id
+from normbank.constraints import normalise_text
+from normbank.errors import InvalidRequest, NormNotFound, SettingNotFound, SourceNotFound, echo, prefix
+from normbank.ids import parse_norm_id, public_norm_id
 from normbank.linking import Linker
 from normbank.reasoning import Judgement, judge_behavior, query as run_query, unused_dimensions
+from schema import catalog, queries
 from schema.frames import FrameCache
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from api.retrieval import Retriever
 
 
@@ -164,3 +168,29 @@ def ground(cache: FrameCache, retriever: Retriever, request: GroundRequest, *, m
     } for c in ranked]
     return {"norms": norms, "linked": linker.to_json(), "ask": ask_list,
             "prompt": grounding.prompt(ranked, ask_list, request.situation), "unused": _unused(context, cache)}
+
+
+def norm(conn: Connection, norm_id: str) -> dict[str, Any]:
+    """One norm frame by its public id, with every source row behind it and its examples (NormPublic)."""
+    nid = parse_norm_id(norm_id)
+    data = catalog.get_norm(conn, nid) if nid is not None else None
+    if data is None:
+        raise NormNotFound(f"no norm with id {echo(norm_id)}", details={"id": prefix(norm_id)})
+    return {**data, "id": public_norm_id(data["id"])}
+
+
+def setting(conn: Connection, name: str) -> dict[str, Any]:
+    """One setting by name: its counts and roles (SettingDetail)."""
+    detail = catalog.setting_detail(conn, normalise_text(name))
+    if detail is None:
+        raise SettingNotFound(f"unknown setting {echo(name)}", details={"setting": prefix(name)})
+    return detail
+
+
+def source(conn: Connection, name: str) -> dict[str, Any]:
+    """One imported source (SourceOut) with its import runs, newest first."""
+    runs = queries.import_runs(conn, name)
+    if runs is None:
+        raise SourceNotFound(f"unknown source {echo(name)}", details={"source": prefix(name)})
+    found = next(s for s in queries.sources(conn) if s["name"] == name)
+    return {**found, "runs": runs}

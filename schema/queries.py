@@ -62,6 +62,22 @@ def sources(conn: Connection) -> list[dict[str, Any]]:
     return out
 
 
+def import_runs(conn: Connection, source: str, limit: int = 50) -> list[dict[str, Any]] | None:
+    """A source's import runs, newest first (None: no such source)."""
+    source_id = conn.execute(select(Source.id).where(Source.name == source)).scalar()
+    if source_id is None:
+        return None
+    rows = conn.execute(
+        select(ImportRun).where(ImportRun.source_id == source_id).order_by(ImportRun.id.desc()).limit(limit)
+    ).mappings()
+    return [{
+        "id": r["id"], "format": r["format"], "status": r["status"], "read": r["read"], "loaded": r["loaded"],
+        "duplicates": r["duplicates"], "rejected": r["rejected"], "seconds": r["seconds"], "error": r["error"],
+        "started_at": r["started_at"].isoformat() if r["started_at"] else None,
+        "finished_at": r["finished_at"].isoformat() if r["finished_at"] else None,
+    } for r in rows]
+
+
 def load_scales(conn: Connection) -> Scales:
     """The project's scales, extended by the ordered dimensions an imported taxonomy brought."""
     scales = DEFAULT_SCALES

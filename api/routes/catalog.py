@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 from fastapi import APIRouter, Path, Query
 
-from api import examples
+from api import examples, service
 from api.deps import CacheDep, ConnectionDep
 from api.models import (
     Cursor, ErrorResponse, LabelName, Name, NormPublic, NormsPublic, SettingDetail, SettingsPublic, SettingSummary, SourceOut,
@@ -14,8 +14,7 @@ from api.models import (
 )
 from api.service import decode_cursor, encode_cursor
 from normbank.constraints import normalise_text
-from normbank.errors import NormNotFound, SettingNotFound, echo, prefix
-from normbank.ids import parse_norm_id, public_norm_id
+from normbank.ids import public_norm_id
 from schema import catalog
 from schema.queries import sources as list_sources
 
@@ -35,11 +34,7 @@ def _norm_public(data: dict) -> NormPublic:
             responses={**NOT_FOUND, **_example(examples.NORM)})
 def get_norm(norm_id: str, conn: ConnectionDep) -> NormPublic:
     """A norm by its id (16 hex digits, stable across re-imports), with every source row behind it."""
-    nid = parse_norm_id(norm_id)
-    data = catalog.get_norm(conn, nid) if nid is not None else None
-    if data is None:
-        raise NormNotFound(f"no norm with id {echo(norm_id)}", details={"id": prefix(norm_id)})
-    return _norm_public(data)
+    return NormPublic(**service.norm(conn, norm_id))
 
 
 @router.get("/norms", response_model=NormsPublic, summary="List norm frames",
@@ -72,10 +67,7 @@ def get_settings(conn: ConnectionDep) -> SettingsPublic:
 @router.get("/settings/{name}", response_model=SettingDetail, summary="One setting: roles, behaviours, frames",
             responses={**NOT_FOUND, **_example(examples.SETTING)})
 def get_setting(name: Annotated[Name, Path()], conn: ConnectionDep, cache: CacheDep) -> SettingDetail:
-    detail = catalog.setting_detail(conn, normalise_text(name))
-    if detail is None:
-        raise SettingNotFound(f"unknown setting {echo(name)}", details={"setting": prefix(name)})
-    return SettingDetail(**detail)
+    return SettingDetail(**service.setting(conn, name))
 
 
 @router.get("/taxonomy", response_model=TaxonomyOut, summary="Dimensions and their (ordered) values",
