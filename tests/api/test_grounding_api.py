@@ -132,6 +132,30 @@ def test_readyz_reports_the_index_and_a_stale_one_is_rebuilt(engine, database_ur
         assert body["results"]
 
 
+def test_in_rebuild_mode_new_data_is_indexed_in_the_background_without_a_request(engine, database_url, tmp_path):
+    import time
+
+    run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
+    app = create_app(app_settings(database_url, tmp_path, cache_check_seconds=0.2))
+    with TestClient(app):
+        retriever = app.state.retriever
+        retriever.wait()
+        first = retriever.store.current_manifest()
+        run_import(engine=engine, format="normdial", path=NORMDIAL)  # as another process would
+        deadline = time.monotonic() + 60
+        while retriever.store.current_manifest().build == first.build and time.monotonic() < deadline:
+            time.sleep(0.1)
+        retriever.wait()
+        second = retriever.store.current_manifest()
+        assert second.build != first.build and retriever.staleness() is None
+        # only NormDial's texts were embedded: the rest came from the first build
+        assert 0 < second.embedded < second.distinct_texts
+        before = second.build
+        run_import(engine=engine, format="normdial", path=NORMDIAL)  # adds nothing: nothing to rebuild
+        time.sleep(1.0)
+        assert retriever.staleness() is None and retriever.store.current_manifest().build == before
+
+
 def test_without_an_index_free_text_falls_back_to_full_text_search(engine, database_url, tmp_path):
     run_import(engine=engine, format="normdial", path=NORMDIAL)
     app = create_app(app_settings(database_url, tmp_path, index_on_start="off"))
