@@ -9,7 +9,7 @@ from api import service
 from api.deps import CacheDep, ConnectionDep, RetrieverDep
 from api.web import forms
 from api.web.render import html_errors, page
-from normbank.errors import InvalidInput
+from normbank.errors import InvalidInput, SettingNotFound
 from schema import catalog, queries
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -38,14 +38,18 @@ def search(request: Request, cache: CacheDep, retriever: RetrieverDep) -> HTMLRe
     mode = forms.choice(params, "mode", MODES, errors) or "hybrid"
     k = forms.whole_number(params, "k", 10, 1, 100, errors)
     setting = (params.get("setting") or "").strip() or None
+    setting_less = params.get("include_setting_less") == "1"
     answer = None
     if q and not errors:
         try:
-            answer = service.search(cache, retriever, q, setting=setting, label=label, k=k, mode=mode)
+            answer = service.search(cache, retriever, q, setting=setting, label=label, k=k, mode=mode,
+                                    include_setting_less=setting_less)
         except InvalidInput as exc:
             errors["q"] = exc.message
+        except SettingNotFound as exc:
+            errors["setting"] = exc.message
     return page(request, "search.html", status_code=422 if errors else 200, title=f"Search: {q}" if q else "Search norms",
-                q=q, label=label, mode=mode, k=k, setting=setting or "", errors=errors, answer=answer,
+                q=q, label=label, mode=mode, k=k, setting=setting or "", setting_less=setting_less, errors=errors, answer=answer,
                 labels=forms.LABELS, modes=MODES)
 
 

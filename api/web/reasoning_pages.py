@@ -89,11 +89,12 @@ def ground(request: Request, conn: ConnectionDep, cache: CacheDep, retriever: Re
         errors["situation"] = "describe the situation, e.g. a teen asks the waiter for a beer"
     setting_text = (params.get("setting") or "").strip()
     k = forms.whole_number(params, "k", 5, 1, 50, errors)
+    setting_less = params.get("include_setting_less") == "1"
     answer = None
     if situation:
-        answer = _ask(errors, lambda: GroundRequest(situation=situation, setting=setting_text or None, k=k,
+        answer = _ask(errors, lambda: GroundRequest(situation=situation, setting=setting_text or None, k=k, include_setting_less=setting_less,
                                                     **form.request_fields()),
                       lambda r: service.ground(cache, retriever, r))
     return page(request, "ground.html", status_code=422 if errors else 200,
-                title="Ground a situation", situation=situation, setting=setting_text, k=k, form=form, errors=errors,
+                title="Ground a situation", situation=situation, setting=setting_text, setting_less=setting_less, k=k, form=form, errors=errors,
                 answer=answer, settings=sorted(cache.setting_ids()))

@@ -73,3 +73,13 @@ def test_a_normdial_norm_page_shows_its_rows_licence_url_and_examples(live_serve
 def test_the_home_page_of_a_real_server_lists_taxonomy_settings_without_frames(live_server):
     page = text(fetch(live_server, "/")[2])
     assert re.search(r"15 settings with frames; \d+ more from the taxonomy without any", page)
+
+
+@pytest.mark.slow
+def test_setting_less_norms_join_a_setting_search_only_when_asked(live_server):
+    path = "/search?q=greeting+family+members&setting=restaurant"
+    def results(html: str) -> str:
+        return text(re.search(r'<ol class="results" id="search-results">.*?</ol>', html, re.S).group(0))
+
+    assert "normdial" not in results(fetch(live_server, path)[2])
+    assert "normdial" in results(fetch(live_server, path + "&include_setting_less=1")[2])

@@ -214,3 +214,8 @@ def test_setting_names_with_spaces_round_trip(client):
     html = get_page(client, "/")
     assert f'href="/settings/{quote(names[0], safe="")}"' in html
     assert title(get_page(client, f"/settings/{quote(names[0], safe='')}")) == f"Setting: {names[0]} · normbank"
+
+
+def test_search_with_a_setting_that_links_to_nothing_says_so_beside_the_field(client):
+    html = get_page(client, "/search?q=beer&setting=atlantis", 422)
+    assert 'id="setting-error"' in html and "unknown setting" in html
