@@ -137,3 +137,28 @@ def test_headings_are_in_order_and_every_field_has_a_label(page):
             "main input:not([type=hidden]), main select, main textarea",
             "els => els.filter(e => !(e.labels && e.labels.length)).map(e => e.id || e.name)")
         assert not unlabelled, (path, unlabelled)
+
+
+CONTRAST = """() => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  const lum = c => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                     return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const background = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+                               if (c.length < 4 || c[3] > 0) return c; } return [255, 255, 255]; };
+  const low = [];
+  for (const el of document.querySelectorAll("main *, header a, footer *")) {
+    if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
+def test_text_contrast_meets_wcag_aa(page):
+    for path in ("/", "/settings/restaurant?role=customer",
+                 "/settings/restaurant/judge?behavior=drink+alcohol&role=customer&attr=age+bracket+%3D+teen",
+                 "/ground?situation=a+teen+orders+a+beer&setting=restaurant", "/sources/normbank-sample"):
+        page.goto(path)
+        assert page.evaluate(CONTRAST) == [], path
