@@ -96,6 +96,9 @@ def install(app: FastAPI) -> None:
         never_initialised = "no such table" in reason or "does not exist" in reason
         message = ("the database is not initialised; an operator must run `normbank init`" if never_initialised
                    else "the database is unavailable; try again later")
+        html = _html_error(request, 503, message)
+        if html is not None:
+            return html
         return JSONResponse(error_body("database_unavailable", message), status_code=503)
 
     @app.exception_handler(Exception)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import wraps
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote, urlencode
@@ -12,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 import normbank
 from normbank.constraints import Subject
+from normbank.errors import DatabaseUnavailable, IndexNotReady, NotFound
 from normbank.compiled import CompiledFrames
 from normbank.scales import Scales
 
@@ -75,10 +77,6 @@ def dimensions_in_use(compiled: CompiledFrames) -> list[tuple[str, str, int]]:
 def html_errors(route):
     """Turn the service's not-found and not-ready errors raised by a page into the explorer's error page
     (a browser asked for a page, so the answer is one, whatever its Accept header says)."""
-    from functools import wraps
-
-    from normbank.errors import DatabaseUnavailable, IndexNotReady, NotFound
-
     @wraps(route)
     def wrapper(request: Request, *args, **kwargs):
         try:

@@ -219,3 +219,16 @@ def test_setting_names_with_spaces_round_trip(client):
 def test_search_with_a_setting_that_links_to_nothing_says_so_beside_the_field(client):
     html = get_page(client, "/search?q=beer&setting=atlantis", 422)
     assert 'id="setting-error"' in html and "unknown setting" in html
+
+
+def test_a_database_never_initialised_is_a_503_page(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.conftest import app_settings
+
+    settings = app_settings(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path, index_on_start="off")
+    with TestClient(create_app(settings)) as client:
+        html = get_page(client, "/", 503)
+        assert title(html) == "Service unavailable · normbank" and "normbank init" in text(html)
+        assert client.get("/v1/settings").json()["error"]["code"] == "database_unavailable"
