@@ -53,12 +53,20 @@ def search(request: Request, cache: CacheDep, retriever: RetrieverDep) -> HTMLRe
                 labels=forms.LABELS, modes=MODES)
 
 
+# What the norm page lays out itself; any other field of the service's answer (a corpus's agreement, row
+# attributes, ...) is listed as it comes.
+NORM_FIELDS = {"id", "setting", "behavior", "label", "support", "constraints", "atoms", "statement", "rule_text",
+               "culture", "category", "split", "source", "rows", "extra", "examples"}
+
+
 @router.get("/norms/{norm_id}")
 @html_errors
 def norm(request: Request, norm_id: str, conn: ConnectionDep) -> HTMLResponse:
     data = service.norm(conn, norm_id)
     sources = {s["name"]: s for s in queries.sources(conn)}
-    return page(request, "norm.html", title=f"Norm {data['id']}", norm=data, source=sources.get(data["source"]["name"]))
+    more = {k: v for k, v in data.items() if k not in NORM_FIELDS and v not in (None, "", [], {})}
+    return page(request, "norm.html", title=f"Norm {data['id']}", norm=data, more=more,
+                source=sources.get(data["source"]["name"]))
 
 
 @router.get("/sources")

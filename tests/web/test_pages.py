@@ -232,3 +232,12 @@ def test_a_database_never_initialised_is_a_503_page(tmp_path):
         html = get_page(client, "/", 503)
         assert title(html) == "Service unavailable · normbank" and "normbank init" in text(html)
         assert client.get("/v1/settings").json()["error"]["code"] == "database_unavailable"
+
+
+def test_the_norm_page_lists_fields_it_does_not_lay_out_itself(client, monkeypatch):
+    from api import service
+
+    nid = norm_id(client)
+    real = service.norm
+    monkeypatch.setattr(service, "norm", lambda conn, n: {**real(conn, n), "agreement": 0.8})
+    assert "Agreement 0.8" in text(get_page(client, f"/norms/{nid}"))
