@@ -41,7 +41,7 @@ def _run(env: dict, *args: str) -> None:
     assert done.returncode == 0, f"normbank {' '.join(args)} failed: {done.stderr}"
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+def _wait_until_up(url: str, proc: subprocess.Popen, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
