@@ -207,6 +207,13 @@ def _short(text: str, limit: int = PROMPT_TEXT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _prompt_text(c: Candidate) -> str:
+    """What a prompt line says: the source's text, but a taboo norm's statement. A violation norm's text
+    describes the violating behaviour as if it were allowed ("it is acceptable to leave without thanking"):
+    labelled TABOO it would read as a double negative, while the statement says what is taboo."""
+    return c.statement or c.text if c.label == "taboo" else c.text
+
+
 def prompt(candidates: Sequence[Candidate], ask_list: Sequence[dict], situation: str | None = None) -> str:
     """Compact, prompt-ready text with citations by norm id."""
     if not candidates:
@@ -217,7 +224,7 @@ def prompt(candidates: Sequence[Candidate], ask_list: Sequence[dict], situation:
             when = "applies"
         else:
             when = "applies if " + " and ".join(atom_phrase(a) for a in c.unknown) if c.unknown else "may apply"
-        lines.append(f"- [{public_norm_id(c.id)}] {c.label.upper()} ({when}): {_short(c.text)}")
+        lines.append(f"- [{public_norm_id(c.id)}] {c.label.upper()} ({when}): {_short(_prompt_text(c))}")
         for label, atoms, _ in c.defeaters[:1]:
             lines.append(f"  but {label} if " + " and ".join(atom_phrase(a) for a in atoms))
     if ask_list:

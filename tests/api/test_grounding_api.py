@@ -26,7 +26,7 @@ def ok(response):
 def test_search_finds_norms_by_free_text_with_filters(client):
     body = ok(client.get("/v1/search", params={"q": "tip in japan", "k": 3}))
     assert body["mode"] == "hybrid" and len(body["results"]) == 3
-    assert any("japan" in hit["statement"] for hit in body["results"])
+    assert any("in Japan" in hit["statement"] for hit in body["results"])
     hit = body["results"][0]
     assert set(hit) == {"id", "text", "statement", "label", "setting", "behavior", "score", "source"}
     filtered = ok(client.get("/v1/search", params={"q": "alcohol", "setting": "bar", "label": "taboo", "k": 5}))
