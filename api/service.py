@@ -15,13 +15,18 @@ from api.grounding import source_of
 from api.models import ContextIn, GroundRequest, JudgeRequest, PartyIn, QueryRequest
 from normbank.compiled import CompiledFrames
 from normbank.context import Context, make_context, make_party
-from normbank.errors import InvalidRequest, echo
-from normbank.ids import public_norm_id
+from normbank.constraints import normalise_text
+from normbank.errors import InvalidRequest, NormNotFound, SettingNotFound, echo, prefix
+from normbank.ids import parse_norm_id, public_norm_id
 from normbank.linking import Linker
 from normbank.reasoning import Judgement, judge_behavior, query as run_query, unused_dimensions
+from schema import catalog
 from schema.frames import FrameCache
+from schema.queries import sources as list_sources
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from api.retrieval import Retriever
 
 
@@ -164,3 +169,54 @@ def ground(cache: FrameCache, retriever: Retriever, request: GroundRequest, *, m
     } for c in ranked]
     return {"norms": norms, "linked": linker.to_json(), "ask": ask_list,
             "prompt": grounding.prompt(ranked, ask_list, request.situation), "unused": _unused(context, cache)}
+
+
+# -- the catalogue: what GET /v1/norms, /v1/settings, /v1/taxonomy and /v1/sources answer --------------
+def _public(norm: dict[str, Any]) -> dict[str, Any]:
+    return {**norm, "id": public_norm_id(norm["id"])}
+
+
+def norm(conn: Connection, norm_id: str) -> dict[str, Any]:
+    """One norm with every source row behind it and its examples (NormPublic)."""
+    nid = parse_norm_id(norm_id)
+    data = catalog.get_norm(conn, nid) if nid is not None else None
+    if data is None:
+        raise NormNotFound(f"no norm with id {echo(norm_id)}", details={"id": prefix(norm_id)})
+    return _public(data)
+
+
+def norms(conn: Connection, *, setting: str | None = None, behavior: str | None = None, label: str | None = None,
+          source: str | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    """Norms in id order, a page at a time (NormsPublic)."""
+    after = decode_cursor(cursor, key="after") if cursor else None
+    page, total, last = catalog.list_norms(
+        conn, setting=normalise_text(setting) if setting else None, behavior=normalise_text(behavior) if behavior else None,
+        label=label, source=source, after=after, limit=limit,
+    )
+    return {"data": [_public(n) for n in page], "count": total,
+            "next_cursor": encode_cursor({"after": last}) if last is not None else None}
+
+
+def settings(conn: Connection) -> dict[str, Any]:
+    """Every setting with its frame and behaviour counts (SettingsPublic)."""
+    data = catalog.setting_counts(conn)
+    return {"data": data, "count": len(data)}
+
+
+def setting(conn: Connection, name: str) -> dict[str, Any]:
+    """One setting: its roles and counts (SettingDetail)."""
+    detail = catalog.setting_detail(conn, normalise_text(name))
+    if detail is None:
+        raise SettingNotFound(f"unknown setting {echo(name)}", details={"setting": prefix(name)})
+    return detail
+
+
+def taxonomy(conn: Connection) -> dict[str, Any]:
+    """Dimensions and their (ordered) values (TaxonomyOut)."""
+    return {"dimensions": catalog.taxonomy(conn)}
+
+
+def sources(conn: Connection) -> dict[str, Any]:
+    """Imported sources and their last import (SourcesPublic)."""
+    data = list_sources(conn)
+    return {"data": data, "count": len(data)}
