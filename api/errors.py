@@ -51,7 +51,10 @@ def validation_body(errors) -> dict:
     their own names)."""
     errors = _jsonable_errors(errors)
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(p)[:ECHO_CHARS] for p in first["loc"] if p != "body") or "body"
+    # Named as the client wrote it: a field, a query parameter, a path segment (not FastAPI's "body.",
+    # "query." or "path." prefix), so an MCP tool's arguments read the same.
+    loc = first["loc"][1:] if first["loc"][:1] in (["body"], ["query"], ["path"]) else first["loc"]
+    where = ".".join(str(p)[:ECHO_CHARS] for p in loc) or "body"
     message = str(first["msg"]).removeprefix("Value error, ")
     return error_body("invalid_request", f"{where}: {message}", errors)
 
