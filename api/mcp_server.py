@@ -73,9 +73,12 @@ class SettingDescription(SettingDetail):
 class NormbankMCP(MCPServer):
     """MCPServer whose tool failures carry the HTTP API's error envelope."""
 
+    _arguments: dict[str, set[str]] | None = None  # each tool's argument names
+
     async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
-        tool = self._tool_manager.get_tool(name)
-        extra = sorted(set(arguments) - set(tool.parameters.get("properties", {}))) if tool is not None else []
+        if self._arguments is None:
+            self._arguments = {t.name: set(t.input_schema.get("properties", {})) for t in await self.list_tools()}
+        extra = sorted(set(arguments) - self._arguments.get(name, set(arguments)))
         if extra:  # the API's request models refuse unknown fields; so does the tool
             return error_result(error_body("invalid_request", f"{extra[0]}: Extra inputs are not permitted",
                                            [{"loc": [e], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
