@@ -149,7 +149,7 @@ def test_a_read_waits_for_a_server_that_is_not_up_yet(agent_bank, tmp_path):
 
 def test_a_read_is_retried_on_503_until_the_database_is_ready(tmp_path):
     """A server whose database is not initialised answers 503 database_unavailable; once an operator runs
-    `normbank init --sample`, the same call (still retrying) gets its answer."""
+    `normbank init`, the same call (still retrying) gets its answer: the settings of an empty bank."""
     url = f"sqlite:///{tmp_path / 'later.db'}"
     env = {**agent_env(tmp_path), "NORMBANK_DATABASE_URL": url}
     app = Server([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port", "{port}",
@@ -162,7 +162,7 @@ def test_a_read_is_retried_on_503_until_the_database_is_ready(tmp_path):
 
         def init():
             time.sleep(1.0)
-            subprocess.run([NORMBANK, "init", "--sample", "--database", url], env={**os.environ, **env}, check=True,
+            subprocess.run([NORMBANK, "init", "--database", url], env={**os.environ, **env}, check=True,
                            capture_output=True)
 
         operator = threading.Thread(target=init)
@@ -172,6 +172,8 @@ def test_a_read_is_retried_on_503_until_the_database_is_ready(tmp_path):
             settings = patient.settings()
             waited = time.monotonic() - started
         operator.join()
-        assert settings.count == 15 and waited >= 1.0
+        assert settings.count == 0 and settings.data == [] and waited >= 1.0
+        with Client(app.url, retries=0) as impatient:
+            assert impatient.sources().count == 0  # no longer a 503
     finally:
         app.stop()
