@@ -291,10 +291,12 @@ class SearchRequest(BaseModel):
     parameters are ignored, as they always were."""
 
     q: Text(2000) = Field(..., description="Free text, e.g. 'tipping in Japan'.")
-    setting: Optional[Name] = Field(None, description="Only norms of this setting (free text is linked).")
+    setting: Optional[Name] = Field(None, description="Only norms of this setting (free text is linked); see "
+                                    "include_setting_less.")
     label: Optional[LabelName] = Field(None, description="Only norms with this label.")
     k: int = Field(10, ge=1, le=100, description="How many norms.")
     mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", description="Which retrievers to use.")
+    include_setting_less: bool = Field(False, description="With a setting: also norms that hold in no particular setting.")
 
 
 class SearchHit(BaseModel):
@@ -321,6 +323,8 @@ class GroundRequest(_Model):
     other: Optional[PartyIn] = None
     environment: Facts = Field(default_factory=dict)
     k: int = Field(5, ge=1, le=50, strict=True)
+    include_setting_less: bool = Field(
+        False, description="With a setting: also norms that hold in no particular setting (NormDial, ...).")
 
 
 class GroundedNorm(BaseModel):

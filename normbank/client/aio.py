@@ -88,14 +88,14 @@ class AsyncClient(_Base):
                 yield result
 
     async def ground(self, situation: str, *, setting: str | None = None, person: Party = None, other: Party = None,
-               environment: Facts = None, k: int | None = None) -> GroundResponse:
+               environment: Facts = None, k: int | None = None, include_setting_less: bool | None = None) -> GroundResponse:
         """POST /v1/ground: the norms for a situation, what to ask, and a prompt-ready text."""
-        return await self._send(Calls.ground(situation, setting, person, other, environment, k))
+        return await self._send(Calls.ground(situation, setting, person, other, environment, k, include_setting_less))
 
     async def search(self, q: str, *, setting: str | None = None, label: str | None = None, k: int | None = None,
-               mode: str | None = None) -> SearchResponse:
+               mode: str | None = None, include_setting_less: bool | None = None) -> SearchResponse:
         """GET /v1/search: norms for a free text, best first."""
-        return await self._send(Calls.search(q, setting, label, k, mode))
+        return await self._send(Calls.search(q, setting, label, k, mode, include_setting_less))
 
     async def norm(self, norm_id: str) -> NormPublic:
         """GET /v1/norms/{id}: one norm, its source rows and examples."""

@@ -71,13 +71,18 @@ class Calls:
         return Call("POST", "/v1/query", QueryResponse, body=body)
 
     @staticmethod
-    def ground(situation: str, setting: str | None, person: Party, other: Party, environment: Facts, k: int | None) -> Call:
-        body = {"situation": situation, **_fields(setting=setting, person=person, other=other, environment=environment, k=k)}
+    def ground(situation: str, setting: str | None, person: Party, other: Party, environment: Facts, k: int | None,
+               include_setting_less: bool | None) -> Call:
+        body = {"situation": situation, **_fields(setting=setting, person=person, other=other, environment=environment, k=k,
+                                                  include_setting_less=include_setting_less)}
         return Call("POST", "/v1/ground", GroundResponse, body=body)
 
     @staticmethod
-    def search(q: str, setting: str | None, label: str | None, k: int | None, mode: str | None) -> Call:
-        return Call("GET", "/v1/search", SearchResponse, params=_fields(q=q, setting=setting, label=label, k=k, mode=mode))
+    def search(q: str, setting: str | None, label: str | None, k: int | None, mode: str | None,
+               include_setting_less: bool | None) -> Call:
+        params = _fields(q=q, setting=setting, label=label, k=k, mode=mode,
+                         include_setting_less=None if include_setting_less is None else str(include_setting_less).lower())
+        return Call("GET", "/v1/search", SearchResponse, params=params)
 
     @staticmethod
     def norm(norm_id: str) -> Call:
