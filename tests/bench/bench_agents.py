@@ -1,8 +1,8 @@
 """What the agent-facing layers cost, as JSON: `ground_situation` over MCP stdio against the same
 `POST /v1/ground` over HTTP, and `normbank.client`'s `iter_query` against raw HTTP pages.
 
-    python tests/bench/bench_agents.py [--rounds 5] [--ground 32] [--page 50] [--rows 155423] [--seed 0]
-        [--workdir var/bench/http] [--out FILE]
+    python tests/bench/bench_agents.py [--rounds 5] [--ground 32] [--ground-retrieval model|hashing|off]
+        [--page 50] [--rows 155423] [--seed 0] [--skip ground,iter_query] [--workdir var/bench/http] [--out FILE]
 
 ground: the sample corpus plus NormDial with the packaged model and its index (bench_http.prepare_small
 and build_index, made once in --workdir and reused); one `normbank serve` and one `normbank mcp` (stdio,
@@ -45,13 +45,22 @@ def _ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 2)
 
 
-def bench_ground(work: Path, rounds: int, n: int, rng: random.Random) -> dict:
+def bench_ground(work: Path, rounds: int, n: int, rng: random.Random, retrieval: str) -> dict:
     from mcp import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
     url, data_dir, corpus = prepare_small(work / "small")
-    index = build_index(url, data_dir)
     env = {**os.environ, "NORMBANK_DATABASE_URL": url, "NORMBANK_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+    if retrieval == "off":  # full-text search alone: no encoding, so the transports' own cost shows most
+        env["NORMBANK_INDEX_ON_START"] = "off"
+        index = {"built": False, "note": "NORMBANK_INDEX_ON_START=off: lexical retrieval only"}
+    else:
+        if retrieval == "hashing":
+            data_dir = work / "small-hashing"
+            data_dir.mkdir(parents=True, exist_ok=True)
+            env.update(NORMBANK_EMBEDDING_MODEL="hashing", NORMBANK_DATA_DIR=str(data_dir))
+            os.environ.update(NORMBANK_EMBEDDING_MODEL="hashing")  # build_index runs `normbank index` with os.environ
+        index = build_index(url, data_dir)
     bodies = ground_bodies(rng, n)
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -92,7 +101,8 @@ def bench_ground(work: Path, rounds: int, n: int, rng: random.Random) -> dict:
     finally:
         http_server.stop()
     http_ms, mcp_ms = _ms(samples["http"]), _ms(samples["mcp"])
-    return {"corpus": corpus.get("corpus", "sample + normdial"), "index": index, "calls_per_round": len(bodies),
+    return {"corpus": corpus.get("corpus", "sample + normdial"), "retrieval": retrieval, "index": index,
+            "calls_per_round": len(bodies),
             "rounds": rounds_out, "http_median_ms": http_ms, "mcp_median_ms": mcp_ms,
             "ratio_mcp_over_http": round(mcp_ms / http_ms, 3),
             "per_round_ratio": summary([r["mcp"] / r["http"] for r in rounds_out])}
@@ -164,13 +174,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--rows", type=int, default=155_423)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma-separated: ground, iter_query")
+    parser.add_argument("--ground-retrieval", choices=("model", "hashing", "off"), default="model",
+                        help="model: the packaged model and its index (the default); hashing: the model-free test "
+                        "encoder; off: full-text search only")
     parser.add_argument("--workdir", type=Path, default=REPO / "var" / "bench" / "http")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     report: dict = {"benchmark": "agents", "cores": os.cpu_count(), "rounds": args.rounds}
     if "ground" not in skip:
-        report["ground"] = bench_ground(args.workdir, args.rounds, args.ground, random.Random(args.seed))
+        report["ground"] = bench_ground(args.workdir, args.rounds, args.ground, random.Random(args.seed),
+                                       args.ground_retrieval)
     if "iter_query" not in skip:
         report["iter_query"] = bench_iter_query(args.workdir, args.rows, args.seed, args.rounds, args.page)
     return emit(report, args.out)
