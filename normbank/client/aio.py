@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any, AsyncIterator, Sequence
 
+import anyio
 import httpx
 
 from api.models import (
     GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, Result, SearchResponse,
     SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
 )
-from normbank.client.calls import Call, Calls, Facts, Party, _Base, _parse, _unreachable, next_cursor_of
+from normbank.client.calls import Call, Calls, Facts, Party, _Base, _parse, _unreachable
 
 
 class AsyncClient(_Base):
@@ -32,7 +32,7 @@ class AsyncClient(_Base):
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def _fetch(self, call: Call) -> httpx.Response:
+    async def _send(self, call: Call) -> Any:
         attempt = 0
         while True:
             try:
@@ -44,28 +44,9 @@ class AsyncClient(_Base):
             else:
                 delay = self._retry_after(attempt, call, response)
                 if delay is None:
-                    return response
-            await asyncio.sleep(delay)
+                    return _parse(call, response)
+            await anyio.sleep(delay)
             attempt += 1
-
-    async def _send(self, call: Call) -> Any:
-        return _parse(call, await self._fetch(call))
-
-    async def _pages(self, call_for: Callable[[str | None], Call]) -> AsyncIterator[Any]:
-        """Every page; the next one is asked for while this one's models are built on a worker thread."""
-        call = call_for(None)
-        pending: asyncio.Task | None = asyncio.ensure_future(self._fetch(call))
-        try:
-            while pending is not None:
-                response = await pending
-                cursor = next_cursor_of(response)
-                following = call_for(cursor) if cursor else None
-                pending = asyncio.ensure_future(self._fetch(following)) if following else None
-                yield await asyncio.to_thread(_parse, call, response)
-                call = following
-        finally:
-            if pending is not None:
-                pending.cancel()
 
     async def judge(self, setting: str, behavior: str, *, person: Party = None, other: Party = None,
               environment: Facts = None) -> JudgeResponse:
@@ -82,10 +63,14 @@ class AsyncClient(_Base):
                    behavior: str | None = None, label: str | None = None, status: Sequence[str] | None = None,
                    limit: int | None = None) -> AsyncIterator[Result]:
         """Every result of `query`, page after page (`limit` results a page) until `next_cursor` is null."""
-        async for page in self._pages(lambda cursor: Calls.query(setting, person, other, environment, behavior, label,
-                                                                  status, limit, cursor)):
+        cursor = None
+        while True:
+            page = await self.query(setting, person=person, other=other, environment=environment, behavior=behavior,
+                              label=label, status=status, limit=limit, cursor=cursor)
             for result in page.results:
                 yield result
+            if not (cursor := page.next_cursor):
+                return
 
     async def ground(self, situation: str, *, setting: str | None = None, person: Party = None, other: Party = None,
                environment: Facts = None, k: int | None = None, include_setting_less: bool | None = None) -> GroundResponse:
@@ -109,9 +94,13 @@ class AsyncClient(_Base):
     async def iter_norms(self, *, setting: str | None = None, behavior: str | None = None, label: str | None = None,
                    source: str | None = None, limit: int | None = None) -> AsyncIterator[NormPublic]:
         """Every norm `norms` lists, page after page."""
-        async for page in self._pages(lambda cursor: Calls.norms(setting, behavior, label, source, limit, cursor)):
+        cursor = None
+        while True:
+            page = await self.norms(setting=setting, behavior=behavior, label=label, source=source, limit=limit, cursor=cursor)
             for norm in page.data:
                 yield norm
+            if not (cursor := page.next_cursor):
+                return
 
     async def settings(self) -> SettingsPublic:
         """GET /v1/settings."""

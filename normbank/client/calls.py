@@ -10,11 +10,6 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-try:  # a normbank server has it; a light client install may not
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    from json import loads as _loads
-
 from api.models import (
     GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, PartyIn, QueryResponse, Readiness, SearchResponse,
     SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
@@ -107,16 +102,6 @@ class Calls:
 
 def _segment(text: str) -> str:
     return quote(text, safe="")
-
-
-def next_cursor_of(response: httpx.Response) -> str | None:
-    """A page's next_cursor, read without building the page's models (so the next page can be asked for
-    while this one is read); None on the last page or on an error answer."""
-    try:
-        cursor = _loads(response.content).get("next_cursor") if response.is_success else None
-    except (ValueError, AttributeError):
-        return None
-    return cursor if isinstance(cursor, str) else None
 
 
 def _parse(call: Call, response: httpx.Response) -> BaseModel:

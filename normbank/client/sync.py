@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import httpx
 
@@ -12,7 +11,7 @@ from api.models import (
     GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, Result, SearchResponse,
     SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
 )
-from normbank.client.calls import Call, Calls, Facts, Party, _Base, _parse, _unreachable, next_cursor_of
+from normbank.client.calls import Call, Calls, Facts, Party, _Base, _parse, _unreachable
 
 
 class Client(_Base):
@@ -34,8 +33,7 @@ class Client(_Base):
     def close(self) -> None:
         self._http.close()
 
-    def _fetch(self, call: Call) -> httpx.Response:
-        """The answer to `call`, retried as the policy says."""
+    def _send(self, call: Call) -> Any:
         attempt = 0
         while True:
             try:
@@ -47,26 +45,9 @@ class Client(_Base):
             else:
                 delay = self._retry_after(attempt, call, response)
                 if delay is None:
-                    return response
+                    return _parse(call, response)
             time.sleep(delay)
             attempt += 1
-
-    def _send(self, call: Call) -> Any:
-        return _parse(call, self._fetch(call))
-
-    def _pages(self, call_for: Callable[[str | None], Call]) -> Iterator[Any]:
-        """Every page from the first to the last; the next page is asked for (on a worker thread) while
-        this one's models are built, so a walk costs about what the server takes, not that plus parsing."""
-        with ThreadPoolExecutor(1, thread_name_prefix="normbank-client") as pool:
-            call = call_for(None)
-            pending: Future | None = pool.submit(self._fetch, call)
-            while pending is not None:
-                response = pending.result()
-                cursor = next_cursor_of(response)
-                following = call_for(cursor) if cursor else None
-                pending = pool.submit(self._fetch, following) if following else None
-                yield _parse(call, response)
-                call = following
 
     def judge(self, setting: str, behavior: str, *, person: Party = None, other: Party = None,
               environment: Facts = None) -> JudgeResponse:
@@ -83,9 +64,13 @@ class Client(_Base):
                    behavior: str | None = None, label: str | None = None, status: Sequence[str] | None = None,
                    limit: int | None = None) -> Iterator[Result]:
         """Every result of `query`, page after page (`limit` results a page) until `next_cursor` is null."""
-        for page in self._pages(lambda cursor: Calls.query(setting, person, other, environment, behavior, label, status,
-                                                           limit, cursor)):
+        cursor = None
+        while True:
+            page = self.query(setting, person=person, other=other, environment=environment, behavior=behavior,
+                              label=label, status=status, limit=limit, cursor=cursor)
             yield from page.results
+            if not (cursor := page.next_cursor):
+                return
 
     def ground(self, situation: str, *, setting: str | None = None, person: Party = None, other: Party = None,
                environment: Facts = None, k: int | None = None, include_setting_less: bool | None = None) -> GroundResponse:
@@ -109,8 +94,12 @@ class Client(_Base):
     def iter_norms(self, *, setting: str | None = None, behavior: str | None = None, label: str | None = None,
                    source: str | None = None, limit: int | None = None) -> Iterator[NormPublic]:
         """Every norm `norms` lists, page after page."""
-        for page in self._pages(lambda cursor: Calls.norms(setting, behavior, label, source, limit, cursor)):
+        cursor = None
+        while True:
+            page = self.norms(setting=setting, behavior=behavior, label=label, source=source, limit=limit, cursor=cursor)
             yield from page.data
+            if not (cursor := page.next_cursor):
+                return
 
     def settings(self) -> SettingsPublic:
         """GET /v1/settings."""
