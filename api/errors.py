@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,21 +55,55 @@ def _html_error(request: Request, status: int, message: str):
     return render(request, status, message)
 
 
+def validation_body(errors) -> dict:
+    """invalid_request for pydantic's errors: the message names the first bad field (a body's fields by
+    their own names)."""
+    errors = _jsonable_errors(errors)
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    # Named as the client wrote it: a field, a query parameter, a path segment (not FastAPI's "body.",
+    # "query." or "path." prefix), so an MCP tool's arguments read the same.
+    loc = first["loc"][1:] if first["loc"][:1] in (["body"], ["query"], ["path"]) else first["loc"]
+    where = ".".join(str(p)[:ECHO_CHARS] for p in loc) or "body"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return error_body("invalid_request", f"{where}: {message}", errors)
+
+
+def database_body(exc: Exception, where: str) -> dict:
+    """database_unavailable for a database that is down or was never initialised. The reason (hosts,
+    paths, tables) goes to the server log, not to the client."""
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
+    log.warning("database error on %s: %s", where, reason)
+    never_initialised = "no such table" in reason or "does not exist" in reason
+    message = ("the database is not initialised; an operator must run `normbank init`" if never_initialised
+               else "the database is unavailable; try again later")
+    return error_body("database_unavailable", message)
+
+
+def envelope_of(exc: Exception, where: str) -> tuple[int, dict]:
+    """(status, error body) for an exception raised while answering `where`: the same code and message
+    whichever way the request came (HTTP, MCP)."""
+    if isinstance(exc, NormbankError):
+        return status_for(exc), error_body(exc.code, exc.message, exc.details)
+    if isinstance(exc, (RequestValidationError, ValidationError)):
+        return 422, validation_body(exc.errors())
+    if isinstance(exc, (OperationalError, ProgrammingError)):
+        return 503, database_body(exc, where)
+    log.error("unhandled error on %s", where, exc_info=exc)
+    return 500, error_body("internal_error", "internal error; the server log has details")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(NormbankError)
-    async def _domain(request: Request, exc: NormbankError):
-        html = _html_error(request, status_for(exc), exc.message)
+    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(ProgrammingError)
+    @app.exception_handler(Exception)
+    async def _envelope(request: Request, exc: Exception):
+        status, body = envelope_of(exc, f"{request.method} {request.url.path}")
+        html = _html_error(request, status, body["error"]["message"])
         if html is not None:
             return html
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status_for(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError):
-        errors = _jsonable_errors(exc.errors())
-        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p)[:ECHO_CHARS] for p in first["loc"] if p != "body") or "body"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        return JSONResponse(error_body("invalid_request", f"{where}: {message}", errors), status_code=422)
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -85,26 +120,3 @@ def install(app: FastAPI) -> None:
         if html is not None:
             return html
         return JSONResponse(error_body(code, message), status_code=status, headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(ProgrammingError)
-    async def _database(request: Request, exc: Exception):
-        # A database that is down, or one that was never initialised: the service is not ready. The reason
-        # (hosts, paths, tables) goes to the server log, not to the client.
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
-        log.warning("database error on %s %s: %s", request.method, request.url.path, reason)
-        never_initialised = "no such table" in reason or "does not exist" in reason
-        message = ("the database is not initialised; an operator must run `normbank init`" if never_initialised
-                   else "the database is unavailable; try again later")
-        html = _html_error(request, 503, message)
-        if html is not None:
-            return html
-        return JSONResponse(error_body("database_unavailable", message), status_code=503)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        html = _html_error(request, 500, "internal error; the server log has details")
-        if html is not None:
-            return html
-        return JSONResponse(error_body("internal_error", "internal error; the server log has details"), status_code=500)

@@ -286,6 +286,19 @@ class LinkOut(BaseModel):
     method: Optional[Literal["exact", "alias", "fuzzy", "dense"]] = None
 
 
+class SearchRequest(BaseModel):
+    """GET /v1/search's query parameters (and the MCP tool search_norms' arguments); unknown query
+    parameters are ignored, as they always were."""
+
+    q: Text(2000) = Field(..., description="Free text, e.g. 'tipping in Japan'.")
+    setting: Optional[Name] = Field(None, description="Only norms of this setting (free text is linked); see "
+                                    "include_setting_less.")
+    label: Optional[LabelName] = Field(None, description="Only norms with this label.")
+    k: int = Field(10, ge=1, le=100, description="How many norms.")
+    mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", description="Which retrievers to use.")
+    include_setting_less: bool = Field(False, description="With a setting: also norms that hold in no particular setting.")
+
+
 class SearchHit(BaseModel):
     id: str
     text: str = Field(..., description="The norm's rule text as imported, or its statement when it has none.")

@@ -22,6 +22,7 @@ from normbank.linking import Linker
 from normbank.reasoning import Judgement, judge_behavior, query as run_query, unused_dimensions
 from schema import catalog, queries
 from schema.frames import FrameCache
+from schema.queries import sources as list_sources
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -176,17 +177,40 @@ def ground(cache: FrameCache, retriever: Retriever, request: GroundRequest, *, m
             "prompt": grounding.prompt(ranked, ask_list, request.situation), "unused": _unused(context, cache)}
 
 
+# -- the catalogue: what GET /v1/norms, /v1/settings, /v1/taxonomy and /v1/sources answer --------------
+def _public(norm: dict[str, Any]) -> dict[str, Any]:
+    return {**norm, "id": public_norm_id(norm["id"])}
+
+
 def norm(conn: Connection, norm_id: str) -> dict[str, Any]:
-    """One norm frame by its public id, with every source row behind it and its examples (NormPublic)."""
+    """One norm with every source row behind it and its examples (NormPublic)."""
     nid = parse_norm_id(norm_id)
     data = catalog.get_norm(conn, nid) if nid is not None else None
     if data is None:
         raise NormNotFound(f"no norm with id {echo(norm_id)}", details={"id": prefix(norm_id)})
-    return {**data, "id": public_norm_id(data["id"])}
+    return _public(data)
+
+
+def norms(conn: Connection, *, setting: str | None = None, behavior: str | None = None, label: str | None = None,
+          source: str | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    """Norms in id order, a page at a time (NormsPublic)."""
+    after = decode_cursor(cursor, key="after") if cursor else None
+    page, total, last = catalog.list_norms(
+        conn, setting=normalise_text(setting) if setting else None, behavior=normalise_text(behavior) if behavior else None,
+        label=label, source=source, after=after, limit=limit,
+    )
+    return {"data": [_public(n) for n in page], "count": total,
+            "next_cursor": encode_cursor({"after": last}) if last is not None else None}
+
+
+def settings(conn: Connection) -> dict[str, Any]:
+    """Every setting with its frame and behaviour counts (SettingsPublic)."""
+    data = catalog.setting_counts(conn)
+    return {"data": data, "count": len(data)}
 
 
 def setting(conn: Connection, name: str) -> dict[str, Any]:
-    """One setting by name: its counts and roles (SettingDetail)."""
+    """One setting: its roles and counts (SettingDetail)."""
     detail = catalog.setting_detail(conn, normalise_text(name))
     if detail is None:
         raise SettingNotFound(f"unknown setting {echo(name)}", details={"setting": prefix(name)})
@@ -200,3 +224,14 @@ def source(conn: Connection, name: str) -> dict[str, Any]:
         raise SourceNotFound(f"unknown source {echo(name)}", details={"source": prefix(name)})
     found = next(s for s in queries.sources(conn) if s["name"] == name)
     return {**found, "runs": runs}
+
+
+def taxonomy(conn: Connection) -> dict[str, Any]:
+    """Dimensions and their (ordered) values (TaxonomyOut)."""
+    return {"dimensions": catalog.taxonomy(conn)}
+
+
+def sources(conn: Connection) -> dict[str, Any]:
+    """Imported sources and their last import (SourcesPublic)."""
+    data = list_sources(conn)
+    return {"data": data, "count": len(data)}

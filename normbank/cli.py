@@ -254,6 +254,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from api import mcp_server
+
+    _engine(args).dispose()  # fail fast, with a clear message, before the server starts
+    if args.http:
+        print(f"normbank: MCP over streamable HTTP at http://{args.host}:{args.port}/mcp", file=sys.stderr)
+    mcp_server.run(_settings(args), http=args.http, host=args.host, port=args.port)
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -302,6 +312,11 @@ def _write_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--log-level", default="info")
+
+    p = command("mcp", cmd_mcp, "serve the bank to agents over the Model Context Protocol (stdio by default)")
+    p.add_argument("--http", action="store_true", help="streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
 
 
 def _read_commands(command: Callable[..., argparse.ArgumentParser]) -> None:

@@ -124,3 +124,45 @@ def app_settings(database_url: str, data_dir, **overrides):
 
     return get_settings(**{"database_url": database_url, "data_dir": data_dir, "embedding_model": "hashing",
                            "index_on_start": "rebuild", **overrides})
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def agent_bank(request, tmp_path_factory):
+    """(database URL, data dir) of a bank holding the sample corpus, the real NormBank taxonomy and NormDial,
+    shared by the agent-facing tests (MCP server, Python client), on SQLite and on PostgreSQL. No vector
+    index (the servers run with NORMBANK_INDEX_ON_START=off): free text is served by full-text search."""
+    from ingest.pipeline import run_import
+    from normbank.cli import sample_corpus_path
+    from schema.engine import make_engine
+    from schema.migrate import upgrade
+
+    taxonomy, normdial = shared("normbank-taxonomy"), shared("normdial")
+    data_dir = tmp_path_factory.mktemp(f"agent-bank-{request.param}")
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{data_dir / 'normbank.db'}"
+    else:
+        problem = pg_problem()
+        if problem:
+            if IN_CI:
+                pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_ADMIN_URL}: {problem}")
+            pytest.skip(f"PostgreSQL unreachable: {problem}")
+        url, schema = _postgres_schema_url()
+    engine = make_engine(url)
+    upgrade(engine)
+    run_import(engine=engine, format="normbank", path=sample_corpus_path(), source="normbank-sample")
+    run_import(engine=engine, format="normbank-taxonomy", path=taxonomy)
+    run_import(engine=engine, format="normdial", path=normdial)
+    engine.dispose()
+    try:
+        yield url, data_dir
+    finally:
+        if schema:
+            _drop_schema(schema)
+
+
+def agent_env(data_dir) -> dict[str, str]:
+    """The environment of a server process over `agent_bank`."""
+    return {"NORMBANK_DATA_DIR": str(data_dir), "NORMBANK_EMBEDDING_MODEL": "hashing", "NORMBANK_INDEX_ON_START": "off",
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", "/tmp")}

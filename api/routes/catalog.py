@@ -7,16 +7,10 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, Path, Query
 
 from api import examples, service
-from api.deps import CacheDep, ConnectionDep
+from api.deps import ConnectionDep
 from api.models import (
-    Cursor, ErrorResponse, LabelName, Name, NormPublic, NormsPublic, SettingDetail, SettingsPublic, SettingSummary, SourceOut,
-    SourcesPublic, TaxonomyOut,
+    Cursor, ErrorResponse, LabelName, Name, NormPublic, NormsPublic, SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
 )
-from api.service import decode_cursor, encode_cursor
-from normbank.constraints import normalise_text
-from normbank.ids import public_norm_id
-from schema import catalog
-from schema.queries import sources as list_sources
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "Not found"}}
@@ -24,10 +18,6 @@ NOT_FOUND = {404: {"model": ErrorResponse, "description": "Not found"}}
 
 def _example(value) -> dict:
     return {200: {"content": {"application/json": {"example": value}}}}
-
-
-def _norm_public(data: dict) -> NormPublic:
-    return NormPublic(**{**data, "id": public_norm_id(data["id"])})
 
 
 @router.get("/norms/{norm_id}", response_model=NormPublic, summary="One norm frame",
@@ -48,36 +38,29 @@ def get_norms(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[Optional[Cursor], Query(description="next_cursor of the previous page")] = None,
 ) -> NormsPublic:
-    after = decode_cursor(cursor, key="after") if cursor else None
-    page, total, last = catalog.list_norms(
-        conn, setting=normalise_text(setting) if setting else None, behavior=normalise_text(behavior) if behavior else None,
-        label=label, source=source, after=after, limit=limit,
-    )
-    return NormsPublic(data=[_norm_public(n) for n in page], count=total,
-                       next_cursor=encode_cursor({"after": last}) if last is not None else None)
+    return NormsPublic(**service.norms(conn, setting=setting, behavior=behavior, label=label, source=source, limit=limit,
+                                       cursor=cursor))
 
 
 @router.get("/settings", response_model=SettingsPublic, summary="Settings with their frame counts",
             responses=_example(examples.SETTINGS))
 def get_settings(conn: ConnectionDep) -> SettingsPublic:
-    data = [SettingSummary(**s) for s in catalog.setting_counts(conn)]
-    return SettingsPublic(data=data, count=len(data))
+    return SettingsPublic(**service.settings(conn))
 
 
 @router.get("/settings/{name}", response_model=SettingDetail, summary="One setting: roles, behaviours, frames",
             responses={**NOT_FOUND, **_example(examples.SETTING)})
-def get_setting(name: Annotated[Name, Path()], conn: ConnectionDep, cache: CacheDep) -> SettingDetail:
+def get_setting(name: Annotated[Name, Path()], conn: ConnectionDep) -> SettingDetail:
     return SettingDetail(**service.setting(conn, name))
 
 
 @router.get("/taxonomy", response_model=TaxonomyOut, summary="Dimensions and their (ordered) values",
             responses=_example(examples.TAXONOMY))
 def get_taxonomy(conn: ConnectionDep) -> TaxonomyOut:
-    return TaxonomyOut(dimensions=catalog.taxonomy(conn))
+    return TaxonomyOut(**service.taxonomy(conn))
 
 
 @router.get("/sources", response_model=SourcesPublic, summary="Imported sources and their last import",
             responses=_example(examples.SOURCES))
 def get_sources(conn: ConnectionDep) -> SourcesPublic:
-    data = [SourceOut(**s) for s in list_sources(conn)]
-    return SourcesPublic(data=data, count=len(data))
+    return SourcesPublic(**service.sources(conn))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
 from api import examples, service
 from api.deps import CacheDep, RetrieverDep
-from api.models import ErrorResponse, GroundRequest, GroundResponse, LabelName, Name, SearchResponse, Text
+from api.models import ErrorResponse, GroundRequest, GroundResponse, SearchRequest, SearchResponse
 from api.routes import json_response
 
 router = APIRouter(prefix="/v1", tags=["grounding"])
@@ -23,18 +23,11 @@ ERRORS = {404: {"model": ErrorResponse, "description": "A setting that links to 
 def get_search(
     cache: CacheDep,
     retriever: RetrieverDep,
-    q: Annotated[Text(2000), Query(description="Free text, e.g. 'tipping in Japan'")],
-    setting: Annotated[Optional[Name], Query(description="Only norms of this setting (free text is linked); see include_setting_less")] = None,
-    label: Annotated[Optional[LabelName], Query()] = None,
-    k: Annotated[int, Query(ge=1, le=100)] = 10,
-    mode: Annotated[Literal["hybrid", "dense", "lexical"], Query(description="Which retrievers to use")] = "hybrid",
-    include_setting_less: Annotated[bool, Query(
-        description="With a setting: also norms that hold in no particular setting")] = False,
+    params: Annotated[SearchRequest, Query()],
 ) -> Response:
     """Dense (sentence embeddings) and lexical (the database's full-text search) retrieval fused by
     standardised score; no context, so no frame is excluded."""
-    return json_response(service.search(cache, retriever, q, setting=setting, label=label, k=k, mode=mode,
-                                        include_setting_less=include_setting_less))
+    return json_response(service.search(cache, retriever, **params.model_dump()))
 
 
 @router.post("/ground", response_model=GroundResponse, summary="Norms for a situation, ready for a prompt",
