@@ -9,6 +9,7 @@ TRUE frame gives way to it, and applicable frames rank above conditional ones.
 
 from __future__ import annotations
 
+import statistics
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,7 +34,10 @@ MODES = ("hybrid", "dense", "lexical")
 # --fold dev): equal weights; the lexical side is the stronger retriever alone on long norm texts.
 WEIGHTS = {"dense": 1.0, "lexical": 1.0}
 PROMPT_TEXT_CHARS = 320
-POOL_FACTOR, POOL_MIN = 2, 10  # applicability reorders the 2k (at least 10) most relevant frames
+# A frame that applies to the context ranks as if it were this many standard deviations (of the
+# candidates' relevance) more relevant: it wins over a conditional frame about as relevant, never over a
+# clearly more relevant one (a frame that always applies but matched an incidental word stays below).
+APPLIES_BONUS = 0.5
 
 
 @dataclass(slots=True)
@@ -116,9 +120,8 @@ def load_candidates(cache: FrameCache, scored: Sequence[tuple[int, float]]) -> l
 
 def apply_context(candidates: list[Candidate], cache: FrameCache, context: Context, k: int) -> list[Candidate]:
     """Evaluate each candidate frame against the context; drop FALSE ones, replace overridden ones by the
-    frames that override them; of the most relevant survivors (a pool of POOL_FACTOR * k), applicable
-    frames rank above conditional ones. The pool keeps a barely related frame that always applies
-    from pushing out a closely related one that depends on something still unknown."""
+    frames that override them; rank the survivors by relevance, an applicable frame lifted by
+    APPLIES_BONUS standard deviations of the survivors' relevance over a conditional one."""
     by_setting: dict[str | None, list[Candidate]] = {}
     for c in candidates:
         by_setting.setdefault(c.setting, []).append(c)
@@ -159,9 +162,11 @@ def apply_context(candidates: list[Candidate], cache: FrameCache, context: Conte
                 c.defeaters = _defeaters(judgement, c.id) if e.state is State.TRUE else []
                 if c.id not in kept or kept[c.id].score < c.score:
                     kept[c.id] = c
-    by_relevance = sorted(kept.values(), key=lambda c: -c.score)
-    pool = by_relevance[: max(POOL_FACTOR * k, POOL_MIN)]
-    return sorted(pool, key=lambda c: (c.status != "applies", -c.score))[:k]
+    scores = [c.score for c in kept.values()]
+    spread = statistics.pstdev(scores) if len(scores) > 1 else 0.0
+    bonus = APPLIES_BONUS * (spread or 1.0)
+    return sorted(kept.values(), key=lambda c: (-(c.score + bonus * (c.status == "applies")),
+                                                c.status != "applies"))[:k]
 
 
 def _defeaters(judgement, frame_id: int) -> list[tuple[str, list[Atom], int]]:

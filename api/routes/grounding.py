@@ -38,6 +38,6 @@ def post_ground(
     request: Annotated[GroundRequest, Body(openapi_examples=examples.GROUND_REQUESTS)],
 ) -> Response:
     """The top-k norms for a situation (free text) and an optional structured context: norms whose
-    frames are false for the context drop out, applicable ones rank above conditional ones; `ask` says
+    frames are false for the context drop out, applicable ones rank above conditional ones of about the same relevance; `ask` says
     what to find out, `prompt` is compact text with citations by id."""
     return json_response(service.ground(cache, retriever, request))

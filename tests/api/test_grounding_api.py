@@ -47,13 +47,23 @@ def test_ground_drops_false_frames_and_ranks_applicable_first(client):
         "person": {"role": "customer", "attributes": {"age bracket": "teen"}}, "k": 5,
     }))
     assert set(body) == {"norms", "linked", "ask", "prompt", "unused"}
-    statuses = [n["status"] for n in body["norms"]]
-    assert statuses == sorted(statuses, key=lambda s: s != "applies")
     drink = [n for n in body["norms"] if n["behavior"] == "drink alcohol"]
     assert drink and drink[0]["label"] == "taboo" and drink[0]["status"] == "applies"
     # The server's frame is FALSE for a customer; the customer default is overridden by the teen frame.
     assert all("server" not in " ".join(n["conditions"]) for n in drink)
     assert all(n["id"] in body["prompt"] for n in body["norms"])
+
+
+def test_a_relevant_conditional_norm_outranks_an_incidental_one_that_always_applies(corpus_client):
+    client = corpus_client(
+        "setting,behavior,setting-behavior,constraints,constraints_given,constraint_predict,norm,label,split\n"
+        "dinner party,refill a guest's wine glass,dinner party [BEHAVIOR] refill a guest's wine glass,"
+        "[PERSON]'s role is 'host',,[PERSON]'s role is 'host',expected,2,train\n"
+        "museum,lean on the glass cases,museum [BEHAVIOR] lean on the glass cases,,,,taboo,0,train\n")
+    body = ok(client.post("/v1/ground", json={"situation": "at a dinner party the host refills a guest's wine glass",
+                                              "k": 2}))
+    assert [(n["behavior"], n["status"]) for n in body["norms"]] == [
+        ("refill a guest's wine glass", "conditional"), ("lean on the glass cases", "applies")]
 
 
 def test_ground_asks_for_what_would_change_the_answer(client):
