@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 from fastapi import APIRouter, Path, Query
 
-from api import examples
-from api.deps import CacheDep, ConnectionDep
+from api import examples, service
+from api.deps import CacheDep, ConnectionDep, RetrieverDep
 from api.models import (
     Cursor, ErrorResponse, LabelName, Name, NormPublic, NormsPublic, SettingDetail, SettingsPublic, SettingSummary, SourceOut,
     SourcesPublic, TaxonomyOut,
@@ -43,9 +43,11 @@ def get_norm(norm_id: str, conn: ConnectionDep) -> NormPublic:
 
 
 @router.get("/norms", response_model=NormsPublic, summary="List norm frames",
-            responses={422: {"model": ErrorResponse}, **_example(examples.NORMS)})
+            responses={**NOT_FOUND, 422: {"model": ErrorResponse}, **_example(examples.NORMS)})
 def get_norms(
     conn: ConnectionDep,
+    cache: CacheDep,
+    retriever: RetrieverDep,
     setting: Annotated[Optional[Name], Query(description="Setting name, e.g. restaurant")] = None,
     behavior: Annotated[Optional[Name], Query(description="Behaviour, e.g. drink alcohol")] = None,
     label: Annotated[Optional[LabelName], Query()] = None,
@@ -54,8 +56,10 @@ def get_norms(
     cursor: Annotated[Optional[Cursor], Query(description="next_cursor of the previous page")] = None,
 ) -> NormsPublic:
     after = decode_cursor(cursor, key="after") if cursor else None
+    # A setting is linked as /v1/query links it: a known name or its closest, else 404 naming the closest.
+    setting = service.linker_for(cache, retriever).setting(setting) if setting else None
     page, total, last = catalog.list_norms(
-        conn, setting=normalise_text(setting) if setting else None, behavior=normalise_text(behavior) if behavior else None,
+        conn, setting=setting, behavior=normalise_text(behavior) if behavior else None,
         label=label, source=source, after=after, limit=limit,
     )
     return NormsPublic(data=[_norm_public(n) for n in page], count=total,
