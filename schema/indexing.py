@@ -6,12 +6,13 @@ import logging
 
 import numpy as np
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from normbank.retrieval.adapter import learn_query_map
 from normbank.retrieval.encoder import Encoder
 from normbank.retrieval.store import IndexStore, Manifest
 from schema.engine import redact
+from schema.identity import data_stamp
 from schema.queries import data_version
 from schema.texts import collections
 
@@ -49,22 +50,24 @@ def prototypes(vectors_of, *, learn: bool = True) -> dict[str, tuple[list[int], 
     return {"norm_prototypes": (list(norm_ids), out, query_map)}
 
 
-def stamp_for(engine: Engine, version: int) -> dict:
-    """What an index is stamped with: the database (without password) and its data version."""
-    return {"data_version": version, "database": redact(str(engine.url))}
+def stamp_for(engine: Engine, conn: Connection) -> dict:
+    """What an index is stamped with: the database (without password), its data version, and the data
+    stamp (schema.identity) that also changes when the database is re-created or rolled back."""
+    return {"data_version": data_version(conn), "data_stamp": data_stamp(conn), "database": redact(str(engine.url))}
 
 
 def current_stamp(engine: Engine) -> dict:
     with engine.connect() as conn:
-        return stamp_for(engine, data_version(conn))
+        return stamp_for(engine, conn)
 
 
 def build_index(engine: Engine, store: IndexStore, encoder: Encoder, *, progress: bool = False) -> Manifest:
     """Embed every distinct text of the bank once and swap the new indexes in atomically."""
     with engine.connect() as conn:
-        version = data_version(conn)
+        stamp = stamp_for(engine, conn)
         texts = collections(conn)
-    manifest = store.build(texts, encoder, stamp_for(engine, version), progress=progress, derive=prototypes)
+        version = stamp["data_version"]
+    manifest = store.build(texts, encoder, stamp, progress=progress, derive=prototypes)
     log.info("index built for data version %s: %s", version, manifest.to_dict())
     return manifest
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from api import examples, service
 from api.deps import CacheDep, ConnectionDep, RetrieverDep
 from api.models import (
-    Cursor, ErrorResponse, LabelName, Name, NormPublic, NormsPublic, SettingDetail, SettingsPublic, SettingSummary, SourceOut,
+    ErrorResponse, NormsCursor, LabelName, Name, NormPublic, NormsPublic, SettingDetail, SettingsPublic, SettingSummary, SourceOut,
     SourcesPublic, TaxonomyOut,
 )
 from api.service import decode_cursor, encode_cursor
@@ -53,7 +53,7 @@ def get_norms(
     label: Annotated[Optional[LabelName], Query()] = None,
     source: Annotated[Optional[Name], Query(description="Source name, e.g. normbank-sample")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[Optional[Cursor], Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[Optional[NormsCursor], Query(description="next_cursor of the previous page")] = None,
 ) -> NormsPublic:
     after = decode_cursor(cursor, key="after") if cursor else None
     # A setting is linked as /v1/query links it: a known name or its closest, else 404 naming the closest.
