@@ -192,15 +192,20 @@ def _request(args: argparse.Namespace) -> Any:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from api import service
+    from api.retrieval import Retriever
     from schema.frames import FrameCache
 
     request = _request(args)
-    cache = FrameCache(_engine(args))
+    engine = _engine(args)
+    cache = FrameCache(engine)
+    # The API's retriever, so free text links as the API links it (dense linking included); linking reads
+    # the index's vectors when there is one and never starts a build.
+    retriever = Retriever(engine, _settings(args))
     if args.behavior:
-        response = service.judge(cache, request)
+        response = service.judge(cache, request, retriever)
         results = [response]
     else:
-        response = service.query(cache, request)
+        response = service.query(cache, request, retriever)
         results = response["results"]
     if args.json:
         print(json.dumps(response, ensure_ascii=False, indent=2))
@@ -230,10 +235,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from schema.indexing import build_index
 
     manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
-    if args.json:
-        print_json(manifest.to_dict())
+    if args.json:  # texts: distinct texts in the index; embedded: those computed by this build
+        print_json({**manifest.to_dict(), "texts": manifest.distinct_texts})
     else:
-        print(f"index {manifest.build}: {manifest.distinct_texts} distinct texts embedded in {manifest.embed_seconds:.1f}s, "
+        print(f"index {manifest.build}: {manifest.distinct_texts} distinct texts, {manifest.embedded} embedded "
+              f"in {manifest.embed_seconds:.1f}s (the rest kept from earlier builds), "
               f"indexed in {manifest.index_seconds:.1f}s, {manifest.bytes_on_disk / 1e6:.1f} MB; "
               + ", ".join(f"{k} {v}" for k, v in manifest.collections.items()))
     return 0
