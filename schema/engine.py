@@ -109,7 +109,11 @@ def create_database(url: str) -> bool:
         return False
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
+        try:
+            conn = admin.connect()
+        except DBAPIError:
+            return False  # the server (or its maintenance database) is out of reach: check_connection says so
+        with conn:
             exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first()
             if exists:
                 return False

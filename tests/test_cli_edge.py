@@ -154,3 +154,9 @@ def test_init_without_createdb_rights_prints_the_createdb_command(capsys):
                f"{admin.host} -p {admin.port or 5432} -U {role} {name}" in err
     finally:
         _admin(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_init_on_an_unreachable_server_says_so_not_that_it_could_not_create(capsys):
+    code, _, err = run(capsys, "init", "--database", "postgresql://bob:hunter2@127.0.0.1:1/nodb")
+    assert code == 1 and err.count("\n") == 1 and "hunter2" not in err
+    assert "cannot reach the database at postgresql+psycopg://bob:***@127.0.0.1:1/nodb" in err and "createdb" not in err
