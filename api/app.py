@@ -10,6 +10,7 @@ from fastapi import FastAPI
 import normbank
 from api import errors, web
 from api.limits import RequestLimits
+from api.models import ErrorResponse
 from api.retrieval import Retriever
 from api.routes import catalog, grounding, health, reasoning
 from normbank.config import Settings, get_settings
@@ -66,7 +67,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cache = cache
     app.state.retriever = retriever
     errors.install(app)
-    for module in (reasoning, grounding, catalog, health):
-        app.include_router(module.router)
+    for module in (reasoning, grounding, catalog):
+        app.include_router(module.router, responses=_COMMON_RESPONSES[module.__name__])
+    app.include_router(health.router)
     web.install(app)  # the explorer's pages at / (api/web)
     return app
+
+
+def _error(description: str) -> dict:
+    return {"model": ErrorResponse, "description": description}
+
+
+# Statuses every operation of a router can answer with, besides its own: the OpenAPI document lists every
+# status the server sends (tests/api/test_contract.py holds the app to it).
+_UNAVAILABLE = {503: _error("The database cannot be reached (`database_unavailable`)")}
+_BODY = {413: _error("The body is larger than NORMBANK_MAX_BODY_BYTES (`body_too_large`)"),
+         408: _error("The body arrived slower than NORMBANK_READ_TIMEOUT_SECONDS allows (`request_timeout`)")}
+_COMMON_RESPONSES = {reasoning.__name__: {**_UNAVAILABLE, **_BODY}, grounding.__name__: {**_UNAVAILABLE, **_BODY},
+                     catalog.__name__: _UNAVAILABLE}

@@ -21,8 +21,8 @@ MAX_VALUE = 500  # one attribute or environment value
 MAX_VALUES = 50  # values of one fact; behaviours a person is also doing
 MAX_FACTS = 50  # attributes of a person; environment facts
 MAX_SITUATION = 20_000  # a situation to ground, a search text
-MAX_CURSOR = 200
 _UNFIT = re.compile("[\x00\ud800-\udfff]")
+NO_NUL = r"^[^\x00]*$"  # in the OpenAPI document too (lone surrogates cannot be written in JSON Schema)
 
 
 def _clean(text: str) -> str:
@@ -33,11 +33,14 @@ def _clean(text: str) -> str:
 
 def Text(max_length: int, min_length: int = 1) -> Any:
     """A string type of bounded length, valid Unicode without NUL characters."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_clean)]
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL),
+                     AfterValidator(_clean)]
 
 
 Name = Text(MAX_NAME)
-Cursor = Text(MAX_CURSOR)
+# Cursors: what `next_cursor` holds, exactly (api.service.encode_cursor); any other string is a 422.
+QueryCursor = Annotated[str, StringConstraints(pattern=r"^o[0-9]{1,18}$")]
+NormsCursor = Annotated[str, StringConstraints(pattern=r"^a[0-7][0-9a-f]{15}$")]
 
 
 def _fact_value(value: Any) -> Any:
@@ -57,10 +60,22 @@ def _fact_value(value: Any) -> Any:
     return value
 
 
-_Scalar = Union[Annotated[str, StringConstraints(min_length=1, max_length=MAX_VALUE)], int, float]
+_Scalar = Union[Annotated[str, StringConstraints(min_length=1, max_length=MAX_VALUE, pattern=NO_NUL)], int, float]
 FactValue = Annotated[Union[_Scalar, Annotated[list[_Scalar], Field(min_length=1, max_length=MAX_VALUES)]],
                       BeforeValidator(_fact_value)]
-Facts = Annotated[dict[Name, FactValue], Field(max_length=MAX_FACTS)]
+# pydantic checks the keys (Name) but does not write them into the schema: propertyNames says it.
+Facts = Annotated[dict[Name, FactValue], Field(max_length=MAX_FACTS, json_schema_extra={
+    "propertyNames": {"minLength": 1, "maxLength": MAX_NAME, "pattern": NO_NUL}})]
+
+
+def _whole(value: Any) -> Any:
+    """A whole number sent as 2.0 is the integer JSON Schema says it is; booleans and strings stay refused."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_whole)]  # with strict=True on the field: no booleans, no strings
 
 
 # Response fields that can be null default to None: FastAPI drops nulls from OpenAPI examples
@@ -99,8 +114,8 @@ class QueryRequest(ContextIn):
         None, description="Only answers with this verdict (and conditional ones that could end with it)."
     )
     status: Optional[list[StatusName]] = Field(None, max_length=4, description="Only answers with these statuses.")
-    limit: int = Field(50, ge=1, le=1000, strict=True)
-    cursor: Optional[Cursor] = Field(None, description="`next_cursor` of the previous page.")
+    limit: Count = Field(50, ge=1, le=1000, strict=True)
+    cursor: Optional[QueryCursor] = Field(None, description="`next_cursor` of the previous page.")
 
 
 class JudgeRequest(ContextIn):
@@ -322,7 +337,7 @@ class GroundRequest(_Model):
     person: Optional[PartyIn] = None
     other: Optional[PartyIn] = None
     environment: Facts = Field(default_factory=dict)
-    k: int = Field(5, ge=1, le=50, strict=True)
+    k: Count = Field(5, ge=1, le=50, strict=True)
     include_setting_less: bool = Field(
         False, description="With a setting: also norms that hold in no particular setting (NormDial, ...).")
 

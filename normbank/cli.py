@@ -11,6 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from normbank.cli_output import print_json, result_row, table
+from normbank.cli_edge import Parser, check_port_free, database_error, non_empty, port, positive_int
 from normbank.config import Settings, get_settings
 from normbank.errors import DatabaseUnavailable, NormbankError
 
@@ -28,15 +30,22 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _engine(args: argparse.Namespace, *, create: bool = False):
-    """An engine on the configured database, checked reachable and at the current schema revision."""
+    """An engine on the configured database, checked reachable and at the current schema revision. Only
+    `create` (init) and `auto_init` (ingest) may create a SQLite file or a PostgreSQL database; the
+    commands that read fail on a missing database instead of creating an empty one."""
     from sqlalchemy.exc import OperationalError
 
-    from schema.engine import check_connection, make_engine, redact
+    from schema.engine import check_connection, create_database, make_engine, redact, require_database
     from schema.migrate import current_revision, head_revision, upgrade
 
     settings = _settings(args)
     url = settings.resolved_database_url
-    engine = make_engine(url)
+    may_create = create or getattr(args, "auto_init", False)
+    if not may_create:
+        require_database(url)
+    elif create and create_database(url):
+        print(f"created the PostgreSQL database at {redact(url)}")
+    engine = make_engine(url, create=may_create)
     check_connection(engine)
     try:
         revision = current_revision(engine)
@@ -49,18 +58,6 @@ def _engine(args: argparse.Namespace, *, create: bool = False):
             state = "is empty" if revision is None else f"is at schema revision {revision}"
             raise NormbankError(f"the database at {redact(url)} {state}; run `normbank init` first")
     return engine
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=None if isinstance(data, dict) and len(data) < 12 else 2))
-
-
-def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
-    cells = [list(map(str, header))] + [[("" if c is None else str(c)) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -95,7 +92,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     report = run_import(engine=engine, format=args.format, path=args.path, source=args.source,
                         dry_run=args.dry_run, progress=_progress(args) and not args.json)
     if args.json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
         return 0
     verb = "would load" if args.dry_run else "loaded"
     unit = "taxonomy entries" if reader.taxonomy else "norms"
@@ -113,9 +110,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with _engine(args).connect() as conn:
         data = stats(conn)
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
-        print(_table(list(data.items()), ("what", "count")))
+        print(table(list(data.items()), ("what", "count")))
     return 0
 
 
@@ -125,14 +122,14 @@ def cmd_sources(args: argparse.Namespace) -> int:
     with _engine(args).connect() as conn:
         data = sources(conn)
     if args.json:
-        _print_json(data)
+        print_json(data)
         return 0
     rows = [
         (s["name"], s["format"], s["licence"], s["norms"],
          (s["last_import"] or {}).get("status"), (s["last_import"] or {}).get("finished_at"))
         for s in data
     ]
-    print(_table(rows, ("source", "format", "licence", "norms", "last import", "finished")) if rows else "no sources yet")
+    print(table(rows, ("source", "format", "licence", "norms", "last import", "finished")) if rows else "no sources yet")
     return 0
 
 
@@ -141,9 +138,9 @@ def cmd_formats(args: argparse.Namespace) -> int:
 
     rows = [(r.format, r.title, r.licence) for r in READERS.values()]
     if args.json:
-        _print_json([{"format": f, "title": t, "licence": lic} for f, t, lic in rows])
+        print_json([{"format": f, "title": t, "licence": lic} for f, t, lic in rows])
     else:
-        print(_table(rows, ("format", "corpus", "licence")))
+        print(table(rows, ("format", "corpus", "licence")))
     return 0
 
 
@@ -154,7 +151,8 @@ def cmd_frames(args: argparse.Namespace) -> int:
     from schema.models import Norm
 
     with _engine(args).connect() as conn:
-        rows = conn.execute(select(Norm.statement, Norm.support).order_by(Norm.row_number, Norm.id).limit(args.limit)).all()
+        rows = conn.execute(select(Norm.statement, Norm.support).order_by(Norm.row_number, Norm.id)
+                            .limit(args.limit)).all()
     for statement, support in rows:
         print(f"[{support}] {statement}")
     return 0
@@ -172,48 +170,53 @@ def _facts(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
+def _request(args: argparse.Namespace) -> Any:
+    """The JudgeRequest (with --behavior) or QueryRequest the arguments describe, checked like an HTTP body."""
+    from pydantic import ValidationError
+
+    from api.models import JudgeRequest, PartyIn, QueryRequest
+
+    try:
+        person = PartyIn(role=args.person_role, attributes=_facts(args.person_attr, "--person-attr"),
+                         behaviors=args.person_behavior or [])
+        other = PartyIn(role=args.other_role, attributes=_facts(args.other_attr, "--other-attr"))
+        common = dict(setting=args.setting, person=person, other=other, environment=_facts(args.env, "--env"))
+        if args.behavior:
+            return JudgeRequest(**common, behavior=args.behavior)
+        return QueryRequest(**common, limit=args.limit)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "arguments"
+        raise NormbankError(f"invalid query: {where}: {first['msg']}") from None
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     from api import service
-    from api.models import JudgeRequest, PartyIn, QueryRequest
     from api.retrieval import Retriever
     from schema.frames import FrameCache
 
+    request = _request(args)
     engine = _engine(args)
     cache = FrameCache(engine)
     # The API's retriever, so free text links as the API links it (dense linking included); linking reads
     # the index's vectors when there is one and never starts a build.
     retriever = Retriever(engine, _settings(args))
-    person = PartyIn(role=args.person_role, attributes=_facts(args.person_attr, "--person-attr"),
-                     behaviors=args.person_behavior or [])
-    other = PartyIn(role=args.other_role, attributes=_facts(args.other_attr, "--other-attr"))
-    environment = _facts(args.env, "--env")
     if args.behavior:
-        response = service.judge(cache, JudgeRequest(setting=args.setting, person=person, other=other,
-                                                     environment=environment, behavior=args.behavior), retriever)
+        response = service.judge(cache, request, retriever)
         results = [response]
     else:
-        response = service.query(cache, QueryRequest(setting=args.setting, person=person, other=other,
-                                                     environment=environment, limit=args.limit), retriever)
+        response = service.query(cache, request, retriever)
         results = response["results"]
     if args.json:
         print(json.dumps(response, ensure_ascii=False, indent=2))
         return 0
     for unused in response["unused"]:
         print(f"note: the bank has never seen {unused['subject']} {unused['name']!r}; it was not used")
-    print(_table([_result_row(r) for r in results],
+    print(table([result_row(r) for r in results],
                  ("behaviour", "status", "verdict", "confidence", "deciding frames", "conditions")))
     if not args.behavior and response["next_cursor"]:
         print(f"... {response['total'] - len(results)} more behaviours (raise --limit)")
     return 0
-
-
-def _result_row(r: dict[str, Any]) -> tuple:
-    """One answer as a table row: verdict, confidence, the deciding frames and the open conditions."""
-    deciding = [f for f in r["frames"] if f["state"] == "true" and not f["overridden_by"]]
-    confidence = "-" if r["confidence"] is None else f"{r['confidence']:.2f}" + (" contested" if r["contested"] else "")
-    return (r["behavior"], r["status"], r["verdict"] or "-", confidence,
-            "; ".join(" and ".join(f["constraints"]) or "(always)" for f in deciding[:2]) or "-",
-            "; ".join(f"{c['label']} if {' and '.join(c['unknown'])}" for c in r["conditions"][:2]) or "-")
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -233,7 +236,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
     if args.json:  # texts: distinct texts in the index; embedded: those computed by this build
-        _print_json({**manifest.to_dict(), "texts": manifest.distinct_texts})
+        print_json({**manifest.to_dict(), "texts": manifest.distinct_texts})
     else:
         print(f"index {manifest.build}: {manifest.distinct_texts} distinct texts, {manifest.embedded} embedded "
               f"in {manifest.embed_seconds:.1f}s (the rest kept from earlier builds), "
@@ -248,6 +251,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if getattr(args, "database", None):
         os.environ["NORMBANK_DATABASE_URL"] = args.database  # the app factory reads the settings itself
     _engine(args).dispose()  # fail fast, with a clear message, before the server starts
+    check_port_free(args.host, args.port)
     print(f"normbank: serving on http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level)
@@ -270,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--database", metavar="URL", default=argparse.SUPPRESS,
                         help="database URL (default: $NORMBANK_DATABASE_URL, else a SQLite file in $NORMBANK_DATA_DIR)")
 
-    parser = argparse.ArgumentParser(prog="normbank", description="Situational social norms as a service.",
+    parser = Parser(prog="normbank", description="Situational social norms as a service.",
                                      parents=[common])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__import__('normbank').__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -309,8 +313,8 @@ def _write_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
 
     p = command("serve", cmd_serve, "run the HTTP API")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--port", type=port, default=8000)
+    p.add_argument("--workers", type=positive_int, default=1)
     p.add_argument("--log-level", default="info")
 
     p = command("mcp", cmd_mcp, "serve the bank to agents over the Model Context Protocol (stdio by default)")
@@ -331,19 +335,19 @@ def _read_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true")
 
     p = command("query", cmd_query, "which norms apply to a context (one behaviour with --behavior)")
-    p.add_argument("--setting", required=True, help="e.g. restaurant")
-    p.add_argument("--behavior", help="judge only this behaviour")
+    p.add_argument("--setting", required=True, type=non_empty, help="e.g. restaurant")
+    p.add_argument("--behavior", type=non_empty, help="judge only this behaviour")
     p.add_argument("--person-role", metavar="ROLE")
     p.add_argument("--person-attr", metavar="NAME=VALUE", action="append", help="repeatable, e.g. 'age bracket=teen'")
     p.add_argument("--person-behavior", metavar="BEHAVIOUR", action="append", help="something PERSON is also doing")
     p.add_argument("--other-role", metavar="ROLE")
     p.add_argument("--other-attr", metavar="NAME=VALUE", action="append")
     p.add_argument("--env", metavar="NAME=VALUE", action="append", help="repeatable, e.g. 'country=japan'")
-    p.add_argument("--limit", type=int, default=50, help="behaviours to show without --behavior")
+    p.add_argument("--limit", type=positive_int, default=50, help="behaviours to show without --behavior (1 to 1000)")
     p.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
 
     p = command("frames", cmd_frames, "print a few frames as statements")
-    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--limit", type=positive_int, default=10)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -369,6 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `normbank sources | head`
         sys.stderr.close()
         return 0
+    except Exception as exc:  # a database driver's error: one line, no SQL (anything else is a bug: traceback)
+        message = database_error(exc)
+        if message is None:
+            raise
+        print(f"normbank: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,7 +22,8 @@ from normbank.compiled import CompiledFrames, Frame
 from normbank.scales import Scales
 from schema.catalog import norm_atoms, norm_select
 from schema.models import Behavior, ConstraintAtom, Dimension, Norm, NormConstraint, Setting, Source
-from schema.queries import data_version, load_scales
+from schema.identity import data_stamp
+from schema.queries import load_scales
 from schema.texts import vocabulary
 
 # Free-text requests (grounding, search) rank the same popular norms again and again: their rows and atoms,
@@ -88,7 +89,7 @@ class FrameCache:
         self.engine = engine
         self.check_seconds = check_seconds
         self._lock = threading.RLock()
-        self._version: int | None = None
+        self._stamp: str | None = None  # schema.identity.data_stamp of what the cache holds
         self._checked = 0.0
         self._settings: dict[str, CompiledFrames] = {}
         self._setting_ids: dict[str, int] | None = None
@@ -111,25 +112,26 @@ class FrameCache:
         """Forget everything now (an import in this process committed)."""
         with self._lock:
             self._clear()
-            self._version = None
+            self._stamp = None
             self._checked = 0.0
 
     def _fresh(self) -> None:
         now = time.monotonic()
-        if now - self._checked < self.check_seconds and self._version is not None:
+        if now - self._checked < self.check_seconds and self._stamp is not None:
             return
         with self.engine.connect() as conn:
-            version = data_version(conn)
+            stamp = data_stamp(conn)
         with self._lock:
-            if version != self._version:
+            if stamp != self._stamp:
                 self._clear()
-                self._version = version
+                self._stamp = stamp
             self._checked = now
 
     @property
-    def version(self) -> int:
+    def stamp(self) -> str:
+        """The data stamp the cached answers were computed for."""
         self._fresh()
-        return self._version or 0
+        return self._stamp or ""
 
     def setting_ids(self) -> dict[str, int]:
         self._fresh()

@@ -9,13 +9,14 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from normbank.ids import stable_id
 from normbank.retrieval.adapter import learn_query_map, map_queries
 from normbank.retrieval.encoder import Encoder
 from normbank.retrieval.store import IndexStore, Manifest
 from schema.engine import redact
+from schema.identity import data_stamp
 from schema.models import Norm, Source
 from schema.queries import data_version
 from schema.texts import collections
@@ -93,24 +94,25 @@ def _offset(query_map: np.ndarray, own: np.ndarray, others: np.ndarray) -> float
     return float(np.mean(mapped - plain))
 
 
-def stamp_for(engine: Engine, version: int) -> dict:
-    """What an index is stamped with: the database (without password) and its data version."""
-    return {"data_version": version, "database": redact(str(engine.url))}
+def stamp_for(engine: Engine, conn: Connection) -> dict:
+    """What an index is stamped with: the database (without password), its data version, and the data
+    stamp (schema.identity) that also changes when the database is re-created or rolled back."""
+    return {"data_version": data_version(conn), "data_stamp": data_stamp(conn), "database": redact(str(engine.url))}
 
 
 def current_stamp(engine: Engine) -> dict:
     with engine.connect() as conn:
-        return stamp_for(engine, data_version(conn))
+        return stamp_for(engine, conn)
 
 
 def build_index(engine: Engine, store: IndexStore, encoder: Encoder, *, progress: bool = False) -> Manifest:
     """Embed every distinct text of the bank once and swap the new indexes in atomically."""
     with engine.connect() as conn:
-        version = data_version(conn)
+        stamp = stamp_for(engine, conn)
         texts = collections(conn)
+        version = stamp["data_version"]
         sources = dict(conn.execute(select(Norm.id, Source.name).join(Source, Source.id == Norm.source_id)).all())
-    manifest = store.build(texts, encoder, stamp_for(engine, version), progress=progress,
-                           derive=partial(prototypes, sources=sources))
+    manifest = store.build(texts, encoder, stamp, progress=progress, derive=partial(prototypes, sources=sources))
     log.info("index built for data version %s: %s", version, manifest.to_dict())
     return manifest
 

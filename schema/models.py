@@ -197,3 +197,13 @@ class IndexMeta(SQLModel, table=True):
     data_version: int
     path: str = Field(sa_column=Column(Text, nullable=False))
     built_at: datetime = Field(default_factory=_utcnow)
+
+
+# Which database this is: one row, a uuid written when the schema is created (migration 0003). A database
+# dropped and created again gets a new one, so caches keyed on it (schema.identity.data_stamp) cannot
+# answer from the old one.
+class DatabaseIdentity(SQLModel, table=True):
+    __tablename__ = "database_identity"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    uuid: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=_utcnow)

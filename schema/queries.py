@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.engine import Connection
 
 from normbank.scales import DEFAULT_SCALES, Scales
 from schema.models import (
-    Behavior, ConstraintAtom, Dimension, DimensionValue, ImportRun, Norm, RejectedRow, Role, Setting, Source,
+    Behavior, ConstraintAtom, Dimension, DimensionValue, ImportRun, Norm, NormConstraint, RejectedRow, Role, Setting,
+    Source,
 )
 
 COMMITTED = "committed"
@@ -24,13 +25,23 @@ def data_version(conn: Connection) -> int:
     return int(value or 0)
 
 
+def _role_count(conn: Connection) -> int:
+    """Roles per setting, as /v1/settings/{name} lists them: the taxonomy's and those norms' frames name."""
+    listed = select(Role.setting_id.label("setting_id"), Role.name.label("name"))
+    framed = (select(Norm.setting_id, ConstraintAtom.value)
+              .join(NormConstraint, NormConstraint.norm_id == Norm.id)
+              .join(ConstraintAtom, ConstraintAtom.id == NormConstraint.atom_id)
+              .where(ConstraintAtom.kind == "role"))
+    return int(conn.execute(select(func.count()).select_from(union(listed, framed).subquery())).scalar() or 0)
+
+
 def stats(conn: Connection) -> dict[str, int]:
     def count(model) -> int:
         return int(conn.execute(select(func.count()).select_from(model)).scalar() or 0)
 
     return {
         "settings": count(Setting),
-        "roles": count(Role),
+        "roles": _role_count(conn),
         "behaviors": count(Behavior),
         "norms": count(Norm),
         "constraint_atoms": count(ConstraintAtom),

@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, Path, Query
 
 from api import examples, service
-from api.deps import ConnectionDep
+from api.deps import CacheDep, ConnectionDep, RetrieverDep
 from api.models import (
-    Cursor, ErrorResponse, LabelName, Name, NormPublic, NormsPublic, SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
+    ErrorResponse, LabelName, Name, NormPublic, NormsCursor, NormsPublic, SettingDetail, SettingsPublic, SourcesPublic,
+    TaxonomyOut,
 )
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
@@ -28,16 +29,20 @@ def get_norm(norm_id: str, conn: ConnectionDep) -> NormPublic:
 
 
 @router.get("/norms", response_model=NormsPublic, summary="List norm frames",
-            responses={422: {"model": ErrorResponse}, **_example(examples.NORMS)})
+            responses={**NOT_FOUND, 422: {"model": ErrorResponse}, **_example(examples.NORMS)})
 def get_norms(
     conn: ConnectionDep,
+    cache: CacheDep,
+    retriever: RetrieverDep,
     setting: Annotated[Optional[Name], Query(description="Setting name, e.g. restaurant")] = None,
     behavior: Annotated[Optional[Name], Query(description="Behaviour, e.g. drink alcohol")] = None,
     label: Annotated[Optional[LabelName], Query()] = None,
     source: Annotated[Optional[Name], Query(description="Source name, e.g. normbank-sample")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[Optional[Cursor], Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[Optional[NormsCursor], Query(description="next_cursor of the previous page")] = None,
 ) -> NormsPublic:
+    # A setting is linked as /v1/query links it: a known name or its closest, else 404 naming the closest.
+    setting = service.linker_for(cache, retriever).setting(setting) if setting else None
     return NormsPublic(**service.norms(conn, setting=setting, behavior=behavior, label=label, source=source, limit=limit,
                                        cursor=cursor))
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the CSV/TSV readers."""
+"""Helpers shared by the CSV/TSV readers (files are opened by `textfile`, the one error path for files)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import io
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from normbank.errors import CorpusNotFound, MalformedCorpus, MissingColumns
+from normbank.errors import CorpusNotFound, MissingColumns
+from ingest.readers.textfile import csv_records
 
 
 def require_file(path: Path) -> None:
@@ -17,20 +18,8 @@ def require_file(path: Path) -> None:
         raise CorpusNotFound(f"not a file: {path}")
 
 
-def _records(handle: Iterable[str], path: Path, delimiter: str) -> Iterator[list[str]]:
-    """csv.reader's records; its errors (a field over `csv.field_size_limit()`, 128 KiB unless the
-    application raised it) become MalformedCorpus, naming the file and line."""
-    reader = csv.reader(handle, delimiter=delimiter)
-    try:
-        yield from reader
-    except csv.Error as exc:
-        raise MalformedCorpus(f"{path}, line {reader.line_num}: {exc}",
-                              details={"path": str(path), "line": reader.line_num}) from None
-
-
 def read_header(path: Path, delimiter: str = ",") -> list[str]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return next(_records(handle, path, delimiter), [])
+    return next((fields for _, fields in csv_records(path, delimiter)), [])
 
 
 def check_columns(path: Path, required: Iterable[str], delimiter: str = ",") -> list[str]:
@@ -48,10 +37,11 @@ def check_columns(path: Path, required: Iterable[str], delimiter: str = ",") -> 
 
 def rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, list[str], list[str]]]:
     """(record number starting at 1 for the first data row, header, fields) for each record."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = _records(handle, path, delimiter)
-        header = [h.strip() for h in next(reader, [])]
-        for number, fields in enumerate(reader, start=1):
+    header: list[str] = []
+    for number, fields in csv_records(path, delimiter):
+        if number == 0:
+            header = [h.strip() for h in fields]
+        else:
             yield number, header, fields
 
 

@@ -264,7 +264,7 @@ def _parse(path: Path, file: Path, offset: int) -> tuple[list[_Row | Rejected], 
         index = row.get(INDEX_COLUMN, "").strip()
         extra = {
             "file": relative,
-            "index": int(index) if index.isdigit() else (index or None),
+            "index": int(index) if index.isascii() and index.isdigit() and len(index) < 19 else (index or None),
             "norm_action": norm_action(dialogue),
             "actor": actor(dialogue),
         }

@@ -18,12 +18,13 @@ and per environment dimension, e.g.::
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
 from typing import Iterator
 
 from normbank.constraints import normalise_text
 from normbank.errors import CorpusNotFound
+from ingest.readers.textfile import ENCODING, expect, fail, load_json, text_lines
 from ingest.records import DimensionEntry, Record, SettingEntry
 
 CORPUS = "normbank-taxonomy"
@@ -48,6 +49,7 @@ SUBSET_SUFFIX = "-subset"
 # In NormBank, country is an environment constraint; the attribute interface offers it for people too.
 ENVIRONMENT_FROM_ATTRIBUTES = ("country",)
 
+_BAD_NAME = re.compile("[\x00\udc80-\udcff]")  # undecodable bytes in a file name (surrogateescape)
 _PERSON_ATTRIBUTES = "the PERSON PERFORMING BEHAVIOR's attribute"
 _OTHER_ATTRIBUTES = "some OTHER PERSON's attribute"
 _PERSON_ROLES = "the PERSON PERFORMING BEHAVIOR's role"
@@ -64,11 +66,28 @@ def check(path: Path) -> None:
 def _lines(path: Path) -> list[str]:
     """Trimmed, case-folded, de-duplicated lines in file order."""
     seen: dict[str, None] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text_lines(path):
         text = normalise_text(line)
         if text:
             seen.setdefault(text, None)
     return list(seen)
+
+
+def _presets(path: Path) -> dict[str, dict[str, list[str]]]:
+    """constraint_dict.json's sections this reader uses, each checked to be an object of lists of strings."""
+    file = path / CONSTRAINT_DICT
+    if not file.exists():
+        return {}
+    document = expect(file, load_json(file), dict, "of sections at the top level")
+    presets: dict[str, dict[str, list[str]]] = {}
+    for section in (_PERSON_ROLES, _PERSON_ATTRIBUTES, _OTHER_ATTRIBUTES, _ENVIRONMENT):
+        entries = expect(file, document.get(section, {}), dict, f"for section {section!r} (name -> list of values)")
+        for name, values in entries.items():
+            what = f"of strings for {name[:80]!r} in section {section!r}"
+            for value in expect(file, values, list, what):
+                expect(file, value, str, f"in the list {what}")
+        presets[section] = entries
+    return presets
 
 
 def _merge(*lists: list[str]) -> tuple[str, ...]:
@@ -84,12 +103,16 @@ def _merge(*lists: list[str]) -> tuple[str, ...]:
 def _files(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
-    return {normalise_text(p.stem): p for p in sorted(folder.glob("*.txt"))}
+    files = sorted(folder.glob("*.txt"))
+    for file in files:
+        if _BAD_NAME.search(file.stem):
+            raise fail(file, f"the file name is not {ENCODING} text (it names a setting or attribute)")
+    return {normalise_text(p.stem): p for p in files}
 
 
 def read(path: Path) -> Iterator[Record]:
     check(path)
-    presets = json.loads((path / CONSTRAINT_DICT).read_text(encoding="utf-8")) if (path / CONSTRAINT_DICT).exists() else {}
+    presets = _presets(path)
 
     role_files, behavior_files = _files(path / ROLES_DIR), _files(path / BEHAVIORS_DIR)
     preset_roles = {normalise_text(k).removesuffix(" role"): v for k, v in presets.get(_PERSON_ROLES, {}).items()}

@@ -110,11 +110,17 @@ def is_stale(manifest: Manifest | None, *, model: str, stamp: Mapping[str, Any])
         return f"built with model {manifest.model}, configured {model}"
     for key, value in _plain(stamp).items():
         if key not in manifest.stamp:
+            if key == "data_stamp":
+                return "built before indexes were stamped with the database's identity"
             return f"built without a {key.replace('_', ' ')} stamp, now {value}"
         built = manifest.stamp[key]
         if built != value:
             if key == "data_version":
                 return f"built for data version {built}, database is at {value}"
+            if key == "data_stamp":
+                if manifest.stamp.get("data_version") != stamp.get("data_version"):
+                    continue  # the data version differs too: its message says more
+                return "built for another state of the database (created again, or rolled back, since)"
             return f"built for {key.replace('_', ' ')} {built}, now {value}"
     return None
 

@@ -209,3 +209,13 @@ def test_queries_on_an_unmigrated_database_are_503_not_500(tmp_path):
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "database_unavailable" and "normbank init" in error["message"]
+
+
+def test_norms_by_setting_links_like_the_other_endpoints_or_404s(client):
+    error = assert_error(client.get("/v1/norms", params={"setting": "moon base"}), 404, "setting_not_found")
+    assert error["message"].startswith("unknown setting 'moon base'")
+    exact = client.get("/v1/norms", params={"setting": "restaurant"}).json()
+    assert exact["count"] > 0
+    assert client.get("/v1/norms", params={"setting": "  Restaurant "}).json() == exact
+    linked = client.get("/v1/norms", params={"setting": "restaurants"})
+    assert linked.status_code == 200 and linked.json() == exact

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from ingest.pipeline import run_import
 from normbank.cli import sample_corpus_path
-from normbank.errors import MissingColumns
+from normbank.errors import MalformedCorpus, MissingColumns
 from schema.models import ConstraintAtom, ImportRun, Norm, NormConstraint, NormRow, RejectedRow, Source
 from schema.queries import data_version, stats
 from tests.conftest import FIXTURES
@@ -254,7 +254,13 @@ def test_worker_errors_reach_the_caller_and_roll_back(engine, monkeypatch, tmp_p
     body = good.split(b"\n", 1)[1]
     # Past the first read buffer, so the header check passes and the worker meets the bad bytes.
     broken.write_bytes(good + body * (65536 // len(body) + 1) + b"restaurant,\xff\xfe broken utf-8,,,,,normal,1,train\n")
-    with pytest.raises(UnicodeDecodeError):
+    # The bad row is the last data row (records, not lines: the fixture has fields that span lines).
+    import csv
+    import io
+
+    good_rows = sum(1 for _ in csv.reader(io.StringIO(broken.read_bytes()[:-46].decode()))) - 1
+    lines = broken.read_bytes().count(b"\n")
+    with pytest.raises(MalformedCorpus, match=rf"broken.csv, row {good_rows + 1} \(line {lines}\): not UTF-8 \(byte 0xff"):
         _import(engine, path=broken)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Norm)).scalar() == 0
@@ -311,7 +317,7 @@ def test_a_field_over_the_csv_limit_fails_the_import_naming_its_line(engine, tmp
     text = NOISE.read_text(encoding="utf-8")
     long.write_text(text + f"restaurant,{'x' * (csv.field_size_limit() + 1)},,,,,normal,1,train\n", encoding="utf-8")
     line = len(text.splitlines()) + 1
-    with pytest.raises(MalformedCorpus, match=rf"line {line}: field larger than field limit"):
+    with pytest.raises(MalformedCorpus, match=rf"long.csv, row 32 \(line {line}\): field larger than field limit"):
         _import(engine, path=long)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Norm)).scalar() == 0
