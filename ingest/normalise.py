@@ -173,7 +173,7 @@ class Normaliser:
                 nid, self.source_id, self.run_id, sid, bid, record.label, constraints,
                 render_statement(setting, behavior, record.label, when=when), record.rule_text,
                 record.culture, record.category, record.split, record.annotator, record.agreement, 1,
-                record.row_number, _json(record.extra),
+                record.row_number, _json(record.extra), record.agreement_band, _json(record.attributes),
             ))
             batch.norm_constraint.extend((nid, aid) for aid in atom_ids)
         elif emitted != atom_ids:

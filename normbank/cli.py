@@ -89,11 +89,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.readers import get_reader
 
     reader = get_reader(args.format)  # unknown formats fail before touching the database
-    reader.check(Path(args.path))
+    options = {name: value for name, value in (("mapping", args.mapping), ("keep_bad", args.keep_bad)) if value}
+    reader.check_options(options)
+    reader.check(Path(args.path), **options)
     args.auto_init = True
     engine = _engine(args)
     report = run_import(engine=engine, format=args.format, path=args.path, source=args.source,
-                        dry_run=args.dry_run, progress=_progress(args) and not args.json)
+                        dry_run=args.dry_run, progress=_progress(args) and not args.json, options=options)
     if args.json:
         _print_json(report.to_json())
         return 0
@@ -282,6 +284,8 @@ def _write_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("format", metavar="FORMAT", help=f"one of: {', '.join(READERS)}")
     p.add_argument("path", metavar="PATH", help="the corpus file or directory")
     p.add_argument("--source", help="source name to record (default: the format's usual name)")
+    p.add_argument("--mapping", metavar="MAP.toml", help="table: the mapping file naming the columns")
+    p.add_argument("--keep-bad", action="store_true", help="social-chem-101: keep rows marked rot-bad = 1")
     p.add_argument("--dry-run", action="store_true", help="read, check and count everything, then roll back")
     p.add_argument("--json", action="store_true", help="print one JSON object with the counts")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,

@@ -28,10 +28,13 @@ def get_search(
     label: Annotated[Optional[LabelName], Query()] = None,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Annotated[Literal["hybrid", "dense", "lexical"], Query(description="Which retrievers to use")] = "hybrid",
+    sources: Annotated[Optional[list[Name]], Query(max_length=50, description="Only norms of these sources "
+                                                   "(repeat: sources=a&sources=b)")] = None,
 ) -> Response:
     """Dense (sentence embeddings) and lexical (the database's full-text search) retrieval fused by
     standardised score; no context, so no frame is excluded."""
-    return json_response(service.search(cache, retriever, q, setting=setting, label=label, k=k, mode=mode))
+    return json_response(service.search(cache, retriever, q, setting=setting, label=label, k=k, mode=mode,
+                                        sources=sources))
 
 
 @router.post("/ground", response_model=GroundResponse, summary="Norms for a situation, ready for a prompt",
