@@ -25,6 +25,9 @@ from ingest.records import DimensionEntry, NormRecord, Record, Rejected, Setting
 
 # Distinct constraint texts kept parsed: rows repeat them, and the bound keeps memory flat in the file size.
 FRAME_CACHE_SIZE = 1 << 17
+# Behaviour names are unique-indexed; PostgreSQL's B-tree refuses keys over about 2.7 kB. Longer ones are
+# rejected rows (readers of long free text shorten it: `ingest.readers.table.short_behavior`).
+BEHAVIOR_MAX_CHARS = 1000
 _LABELS = frozenset(label.value for label in Label)
 
 
@@ -155,6 +158,9 @@ class Normaliser:
         behavior = normalise_text(record.behavior)
         if not behavior:
             return self._reject(batch, record.row_number, record.raw, "empty behavior")
+        if len(behavior) > BEHAVIOR_MAX_CHARS:
+            return self._reject(batch, record.row_number, record.raw,
+                                f"behavior longer than {BEHAVIOR_MAX_CHARS} characters")
         if record.label not in _LABELS:
             return self._reject(batch, record.row_number, record.raw, f"bad label {record.label!r}")
         frame = self._frame(batch, record.constraints if record.atoms is None else render_conjunction(record.atoms))

@@ -7,7 +7,8 @@ commonsense morality; its first row (`0,I told my baby I loved her when she crie
                label="normal", attributes={"is_short": "True", "edited": "False"},
                examples=(Example("adheres", "I told my baby I loved her when she cried."),))
 
-The mapping is checked whole before a row is written (`check`). A row whose field count differs from the
+A behaviour longer than BEHAVIOR_MAX_CHARS (a forum post) is cut to its first sentence ("AITA for ...?");
+the whole text stays in the example. The mapping is checked whole before a row is written (`check`). A row whose field count differs from the
 header's, whose behaviour or label is empty, whose constraints do not parse or whose agreement is not a
 share is rejected with its row number (data rows count from 1; JSONL: lines) and the reason.
 """
@@ -15,6 +16,7 @@ share is rejected with its row number (data rows count from 1; JSONL: lines) and
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -31,6 +33,21 @@ LICENSE = "as the mapping says"
 SOURCE_URL = None
 OPTIONS = ("mapping",)
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
+# A behaviour is a short phrase; a longer cell (ETHICS's forum posts) is cut to its first sentence (else
+# at a word) within this many characters, and the whole text is kept as the example when none is mapped.
+BEHAVIOR_MAX_CHARS = 300
+_SENTENCE_END = re.compile(r"[.?!](?=\s)|\s\|\s|\n")
+
+
+def short_behavior(text: str, limit: int = BEHAVIOR_MAX_CHARS) -> str:
+    """`text` when it fits in `limit` characters; else its first sentence, or its first words and '…'."""
+    if len(text) <= limit:
+        return text
+    end = _SENTENCE_END.search(text)
+    if end is not None and 0 < end.end() <= limit:
+        return text[:end.end()].strip(" |")
+    cut = text[:limit - 1].rsplit(None, 1)[0] if " " in text[:limit - 1] else text[:limit - 1]
+    return cut.rstrip() + "…"
 
 
 def provenance(path: Path, mapping: str | Path | None = None) -> tuple[str, str | None, str | None]:
@@ -138,10 +155,10 @@ def _record(number: int, raw: Any, row: dict[str, Any], mapping: Mapping) -> Rec
         constraints = _constraints(row, mapping)
     except InvalidInput as exc:
         return Rejected(number, raw, exc.message)
-    example = _text(row, columns.get("example"))
+    example = _text(row, columns.get("example")) or (behavior if len(behavior) > BEHAVIOR_MAX_CHARS else "")
     attributes = {name: row[name] for name in mapping.attributes if row.get(name) not in (None, "")}
     return NormRecord(
-        row_number=number, raw=raw, behavior=behavior, label=label, setting=_text(row, columns.get("setting")) or None,
+        row_number=number, raw=raw, behavior=short_behavior(behavior), label=label, setting=_text(row, columns.get("setting")) or None,
         constraints=constraints, rule_text=_text(row, columns.get("rule_text")) or None,
         culture=_text(row, columns.get("culture")) or None, category=_text(row, columns.get("category")) or None,
         split=_text(row, columns.get("split")) or None, agreement=agreement, attributes=attributes or None,
