@@ -150,15 +150,20 @@ def cmd_formats(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
-    """A few frames, to see what is in the bank."""
+    """A few frames, to see what is in the bank (`--source`: of one source, with its licence and URL)."""
     from sqlalchemy import select
 
-    from schema.models import Norm
+    from schema.models import Norm, Source
 
+    query = select(Norm.statement, Norm.support, Norm.rule_text, Source.name, Source.licence, Source.url) \
+        .join(Source, Source.id == Norm.source_id)
+    if args.source:
+        query = query.where(Source.name == args.source)
     with _engine(args).connect() as conn:
-        rows = conn.execute(select(Norm.statement, Norm.support).order_by(Norm.row_number, Norm.id).limit(args.limit)).all()
-    for statement, support in rows:
-        print(f"[{support}] {statement}")
+        rows = conn.execute(query.order_by(Norm.row_number, Norm.id).limit(args.limit)).all()
+    for statement, support, rule_text, source, licence, url in rows:
+        print(f"[{support}] {statement}" + (f" ({rule_text})" if rule_text else "")
+              + (f"  -- {source}, {licence or 'no licence'}, {url or 'no URL'}" if args.source else ""))
     return 0
 
 
@@ -328,6 +333,7 @@ def _read_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
 
     p = command("frames", cmd_frames, "print a few frames as statements")
     p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--source", help="only frames of this source (e.g. social-chem-101), with its provenance")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,3 +55,13 @@ def test_formats_lists_every_reader_with_its_licence(capsys):
     formats = {f["format"]: f["licence"] for f in json.loads(out)}
     assert formats["social-chem-101"] == "CC BY-SA 4.0" and formats["moral-stories"] == "MIT"
     assert "table" in formats
+
+
+def test_frames_of_a_setting_less_source_cite_it(capsys, tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert run(capsys, "ingest", "moral-stories", str(STORIES), "--database", url)[0] == 0
+    code, out, _ = run(capsys, "frames", "--source", "moral-stories", "--limit", "2", "--database", url)
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 2
+    assert all("(You should return things you borrow.)" in line for line in lines)
+    assert all(line.endswith("-- moral-stories, MIT, https://github.com/demelin/moral_stories") for line in lines)
