@@ -115,77 +115,97 @@ def behavior_of(action: str, rot: str, judgment: str) -> str:
 
 def _small_int(value: str, column: str, low: int, high: int) -> tuple[int | None, str | None]:
     """(the integer in `value`, or None if empty; a reason when it is not an integer in low..high)."""
-    value = value.strip()
     if not value:
         return None, None
     try:
-        number = float(value)
+        number = int(value)
     except ValueError:
-        number = None
-    if number is None or not number.is_integer() or not low <= number <= high:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+        if number is not None and number.is_integer():
+            number = int(number)
+    if type(number) is not int or not low <= number <= high:
         return None, f"{column} {value!r} outside {low}..{high}"
-    return int(number), None
+    return number, None
 
 
-def _attributes(row: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in TEXT_ATTRIBUTES:
-        value = row.get(name, "").strip()
-        if value:
-            out[name] = value
-    for name in INT_ATTRIBUTES:
-        value = row.get(name, "").strip()
-        if value:
-            number, _ = _small_int(value, name, -10**9, 10**9)
-            out[name] = number if number is not None else value
-    for name in LIST_ATTRIBUTES:
-        value = row.get(name, "").strip()
-        if value:
-            out[name] = [part.strip() for part in value.split("|") if part.strip()]
-    return out
+def _integer(value: str) -> int | str:
+    try:
+        return int(value)
+    except ValueError:
+        number, _ = _small_int(value, "", -10**9, 10**9)
+        return value if number is None else number
 
 
-def _record(number: int, line: str, row: dict[str, str], keep_bad: bool) -> Record:
-    rot = row["rot"].strip()
+# How each attribute column's text becomes a JSON value.
+_CONVERT = {**dict.fromkeys(TEXT_ATTRIBUTES, str), **dict.fromkeys(INT_ATTRIBUTES, _integer),
+            **dict.fromkeys(LIST_ATTRIBUTES, lambda v: [p.strip() for p in v.split("|") if p.strip()])}
+
+
+class _Columns:
+    """The positions of the columns a line is read by (looked up once per file, not once per line)."""
+
+    def __init__(self, names: list[str]):
+        index = {name: i for i, name in enumerate(names)}
+        self.width = len(names)
+        for name in REQUIRED_COLUMNS:
+            setattr(self, name.replace("-", "_"), index[name])
+        self.worker = index.get("rot-worker-id")
+        self.attributes = [(name, index[name], convert) for name, convert in _CONVERT.items() if name in index]
+
+    def attributes_of(self, fields: list[str]) -> dict[str, Any]:
+        out = {}
+        for name, i, convert in self.attributes:
+            value = fields[i].strip()
+            if value:
+                out[name] = convert(value)
+        return out
+
+
+def _record(number: int, line: str, fields: list[str], col: _Columns, keep_bad: bool) -> Record:
+    rot = fields[col.rot].strip()
     if not rot:
         return Rejected(number, line, "empty rule of thumb (rot)")
-    bad = row["rot-bad"].strip()
+    bad = fields[col.rot_bad].strip()
     if bad not in {"", "0", "1", "0.0", "1.0"}:
         return Rejected(number, line, f"rot-bad {bad!r} outside 0..1")
     if bad.startswith("1") and not keep_bad:
         return Rejected(number, line, "rot-bad = 1: the RoT was marked confusing or low quality (keep_bad keeps it)")
-    judgment, problem = _small_int(row["action-moral-judgment"], "action-moral-judgment", -2, 2)
-    rot_agree, rot_problem = _small_int(row["rot-agree"], "rot-agree", 0, 4)
-    action_agree, action_problem = _small_int(row["action-agree"], "action-agree", 0, 4)
+    judgment, problem = _small_int(fields[col.action_moral_judgment].strip(), "action-moral-judgment", -2, 2)
+    rot_agree, rot_problem = _small_int(fields[col.rot_agree].strip(), "rot-agree", 0, 4)
+    action_agree, action_problem = _small_int(fields[col.action_agree].strip(), "action-agree", 0, 4)
     problem = problem or rot_problem or action_problem
     if problem:
         return Rejected(number, line, problem)
+    wording = fields[col.rot_judgment]
     if judgment is not None:
         label, agree = JUDGMENT_LABELS[judgment], action_agree
     else:
-        label, agree = wording_label(row["rot-judgment"]), rot_agree
+        label, agree = wording_label(wording), rot_agree
         if label is None:
             return Rejected(number, line, f"no action-moral-judgment, and the RoT's judgment "
-                                          f"{row['rot-judgment'].strip()!r} says neither expected, normal nor taboo")
-    situation = row["situation"].strip()
+                                          f"{wording.strip()!r} says neither expected, normal nor taboo")
+    situation = fields[col.situation].strip()
+    worker = fields[col.worker].strip() if col.worker is not None else ""
     return NormRecord(
-        row_number=number, raw=line, behavior=behavior_of(row["action"], rot, row["rot-judgment"]), label=label,
-        rule_text=rot, split=row["split"].strip() or None, annotator=row.get("rot-worker-id", "").strip() or None,
+        row_number=number, raw=line, behavior=behavior_of(fields[col.action], rot, wording), label=label,
+        rule_text=rot, split=fields[col.split].strip() or None, annotator=worker or None,
         agreement=AGREEMENT_SHARES.get(agree), agreement_band=AGREEMENT_BANDS.get(agree),
-        attributes=_attributes(row),
+        attributes=col.attributes_of(fields),
         examples=(Example("violates" if label == "taboo" else "adheres", situation),) if situation else (),
     )
 
 
 def read(path: Path, keep_bad: bool = False) -> Iterator[Record]:
-    names = _columns(path)
-    width = len(names)
+    col = _Columns(_columns(path))
     for number, line, raw in lines(path, skip_header=True):
         if line is None:
             yield Rejected(number, *undecodable(raw))
             continue
         fields = line.split("\t")
-        if len(fields) != width:
-            yield Rejected(number, line, f"row has {len(fields)} fields, the header has {width}")
+        if len(fields) != col.width:
+            yield Rejected(number, line, f"row has {len(fields)} fields, the header has {col.width}")
             continue
-        yield _record(number, line, dict(zip(names, fields)), keep_bad)
+        yield _record(number, line, fields, col, keep_bad)

@@ -73,7 +73,7 @@ def bench_index(args: argparse.Namespace) -> dict:
     url = _fresh(args.workdir / "all-corpora.db")
     data_dir = args.workdir / "all-corpora-data"
     imports = [
-        ("taxonomy", str(SHARED / "normbank-taxonomy")),
+        ("normbank-taxonomy", str(SHARED / "normbank-taxonomy")),
         ("normdial", str(SHARED / "normdial")),
         ("social-chem-101", str(SHARED / "social-chem-101" / "social-chem-101.sample.tsv")),
         ("moral-stories", str(SHARED / "moral-stories" / "moral_stories_dev.jsonl")),
