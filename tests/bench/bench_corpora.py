@@ -10,12 +10,14 @@ SQLite file for each, alternating the two --repeats times (the machine is shared
 changes from favouring one); rows/s is read rows over the import's own seconds, medians reported.
 Index: imports the NormBank taxonomy, NormDial, the Social-Chem-101 sample, Moral Stories and ETHICS
 commonsense (examples/mappings/ethics-commonsense.toml) from ../shared/data into one SQLite bank and
-times `normbank index --rebuild --json` (the default encoder), once.
+times `normbank index --rebuild --json` (the default encoder) in a fresh data directory, once: the
+manifest's embedding + indexing seconds, and the whole command's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -86,8 +88,13 @@ def bench_index(args: argparse.Namespace) -> dict:
     done = subprocess.run([NORMBANK, "index", "--rebuild", "--json", "--no-progress", "--database", url],
                           check=True, capture_output=True, text=True, cwd=REPO, env=env)
     seconds = time.perf_counter() - started
-    return {"imports": reports, "index_seconds": round(seconds, 1), "target_seconds": 120,
-            "manifest": done.stdout.strip()[:2000]}
+    manifest = json.loads(done.stdout)
+    build = manifest.get("embed_seconds", 0) + manifest.get("index_seconds", 0)
+    return {"imports": reports, "target_seconds": 120,
+            "build_seconds": round(build, 1),  # embedding + indexing, as the manifest times them
+            "command_seconds": round(seconds, 1),  # the whole command: start-up, model load (ONNX export on first use)
+            "manifest": {k: manifest.get(k) for k in ("model", "distinct_texts", "embedded", "embed_seconds",
+                                                       "index_seconds", "bytes_on_disk", "collections")}}
 
 
 def main(argv: list[str] | None = None) -> dict:
