@@ -24,7 +24,8 @@ from normbank.errors import IndexNotReady
 from normbank.retrieval.encoder import Encoder, get_encoder
 from normbank.retrieval.store import IndexStore, LoadedIndexes
 from schema import lexical
-from schema.indexing import build_index, current_stamp
+from normbank.retrieval.fusion import best_per_key
+from schema.indexing import build_index, current_stamp, prototype_collections
 from schema.texts import LINKING_COLLECTIONS, linking_collections
 
 log = logging.getLogger("normbank.retrieval")
@@ -48,6 +49,7 @@ class Retriever:
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._builder: threading.Thread | None = None
+        self._stop = threading.Event()
         self._last_error: str | None = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._stored: tuple[str, dict[str, np.ndarray]] | None = None  # (build, text -> vector) of the index
@@ -100,11 +102,34 @@ class Retriever:
         return self._builder is not None and self._builder.is_alive()
 
     def start(self) -> None:
-        """Called at app start: in `rebuild` mode, bring a stale or missing index up to date."""
+        """Called at app start: in `rebuild` mode, bring a stale or missing index up to date, then keep
+        watching for new data (an import here or in another process) and rebuild in the background as
+        soon as it shows; in every mode but `off`, load the encoder in the background, so that the first
+        free-text request does not wait for it."""
         if self.mode == "rebuild" and self.staleness() is not None:
             self._build_in_background()
         else:
             self._reload(force=True)
+        if self.mode != "off":
+            self._stop.clear()
+            threading.Thread(target=self._watch, name="normbank-index-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        """Called at app shutdown: ends the watcher."""
+        self._stop.set()
+
+    def _watch(self) -> None:
+        try:
+            self.encoder.encode(["warm up"])
+        except Exception:  # noqa: BLE001 - the first request will report it
+            log.exception("could not load the encoder")
+        while self.mode == "rebuild" and not self._stop.wait(max(self._check_seconds, 1.0)):
+            try:
+                if not self.building and self.staleness() is not None:
+                    log.info("new data: rebuilding the vector index in the background")
+                    self._build_in_background()
+            except Exception:  # noqa: BLE001 - e.g. the database is down for a moment; /readyz says so
+                log.debug("index watch failed", exc_info=True)
 
     def wait(self, timeout: float | None = None) -> None:
         if self._builder is not None:
@@ -202,6 +227,22 @@ class Retriever:
             )
         query = vector if vector is not None else self.encoder.encode([text])
         return loaded.search(collection, query.reshape(1, -1), k)[0]
+
+    def dense_norms(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Norm ids for a free text over every corpus's prototypes, best first: the text is encoded once
+        and searched in each corpus's collection through that corpus's own query map; a mapped corpus's
+        scores, less its offset, compare like with like with the plain cosines of the others."""
+        loaded = self.indexes()
+        names = prototype_collections(loaded.collections) if loaded is not None else []
+        if not names:
+            raise IndexNotReady(
+                "the vector index is not built yet" + (" (building now)" if self.building else "; run `normbank index`")
+            )
+        query = self.encoder.encode([text]).reshape(1, -1)
+        offsets = loaded.manifest.score_offsets
+        scored = [(norm_id, score - offsets.get(name, 0.0))
+                  for name in names for norm_id, score in loaded.search(name, query, k)[0]]
+        return best_per_key(scored)[:k]
 
     def dense_available(self) -> bool:
         try:

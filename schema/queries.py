@@ -13,10 +13,11 @@ from schema.models import (
 )
 
 COMMITTED = "committed"
+UNCHANGED = "unchanged"  # committed, but the run added nothing: the data version stays
 
 
 def data_version(conn: Connection) -> int:
-    """Changes whenever an import commits: caches and vector indexes are stamped with it."""
+    """Changes whenever an import commits something new: caches and vector indexes are stamped with it."""
     value = conn.execute(
         select(func.max(ImportRun.id)).where(ImportRun.status == COMMITTED)
     ).scalar()

@@ -22,7 +22,7 @@ import secrets
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -31,6 +31,7 @@ import numpy as np
 
 from normbank.errors import IndexNotReady, InvalidInput
 from normbank.retrieval.encoder import Encoder
+from normbank.retrieval.vector_cache import VectorCache
 from normbank.retrieval.vectors import EXACT_BELOW, VectorIndex
 
 log = logging.getLogger("normbank.retrieval")
@@ -41,6 +42,7 @@ CURRENT_TMP = "CURRENT.tmp"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 PARTIAL_PREFIX = ".partial-"
+VECTOR_CACHE = "vectors"  # the folder of the vectors kept between builds (vector_cache.py)
 PARTIAL_MAX_AGE_SECONDS = 24 * 3600  # longer than any build takes; younger ones may still be in progress
 _BUILD_NAME = re.compile(r"build-\d{8}T\d{12}Z-[0-9a-f]{8}")
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")  # it becomes a file name
@@ -61,6 +63,8 @@ class Manifest:
     bytes_on_disk: int  # the vector and id files
     built_at: str
     query_maps: tuple[str, ...] = ()  # collections whose queries go through a learned map (adapter.py)
+    embedded: int | None = None  # texts this build computed (the rest came from the vector cache)
+    score_offsets: dict[str, float] = field(default_factory=dict)  # subtracted from a collection's scores
     format: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,8 +79,10 @@ class Manifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ValueError(f"not a format-{FORMAT_VERSION} index manifest")
         # Keys it does not know are ignored: older builds also recorded the encoder's precision.
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name != "query_maps"},
-                   query_maps=tuple(data.get("query_maps", ())))
+        optional = ("query_maps", "embedded", "score_offsets")
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name not in optional},
+                   query_maps=tuple(data.get("query_maps", ())), embedded=data.get("embedded"),
+                   score_offsets=dict(data.get("score_offsets", {})))
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,8 @@ class IndexStore:
             if not _COLLECTION_NAME.fullmatch(name):
                 raise InvalidInput(f"bad collection name {name!r}: letters, digits, '_' and '-' only")
         started = time.perf_counter()
-        layout, vectors, distinct = _embed(collections, encoder, progress)
+        cache = VectorCache(self.root / VECTOR_CACHE, encoder)
+        layout, vectors, embedded = _embed(collections, encoder, progress, cache)
         embed_seconds = time.perf_counter() - started
 
         now = datetime.now(timezone.utc)
@@ -150,7 +157,7 @@ class IndexStore:
         partial.mkdir()
         try:
             started = time.perf_counter()
-            counts, query_maps, written = self._write_collections(partial, layout, vectors, derive)
+            counts, query_maps, offsets, written = self._write_collections(partial, layout, vectors, derive)
             index_seconds = time.perf_counter() - started
             manifest = Manifest(
                 build=build_name,
@@ -158,26 +165,28 @@ class IndexStore:
                 dimension=encoder.dimension,
                 stamp=_plain(stamp),
                 collections=counts,
-                distinct_texts=distinct,
+                distinct_texts=len(vectors),
+                embedded=embedded,
                 embed_seconds=round(embed_seconds, 3),
                 index_seconds=round(index_seconds, 3),
                 bytes_on_disk=sum(path.stat().st_size for path in written),
                 built_at=now.isoformat(timespec="seconds"),
                 query_maps=tuple(query_maps),
+                score_offsets=offsets,
             )
             self._publish(partial, build_name, manifest, written)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         log.info(
-            "index build %s: %d distinct texts embedded in %.1fs with %s, %s indexed in %.1fs, %d bytes",
-            build_name, distinct, embed_seconds, encoder.name, manifest.collections, index_seconds,
+            "index build %s: %d distinct texts (%d embedded, the rest cached) in %.1fs with %s, %s indexed in %.1fs, %d bytes",
+            build_name, len(vectors), embedded, embed_seconds, encoder.name, manifest.collections, index_seconds,
             manifest.bytes_on_disk,
         )
         return manifest
 
     def _write_collections(self, partial: Path, layout: dict[str, tuple[list[int], list[int]]],
-                           vectors: np.ndarray, derive: Callable | None) -> tuple[dict[str, int], list[str], list[Path]]:
+                           vectors: np.ndarray, derive: Callable | None) -> tuple[dict, list, dict, list[Path]]:
         """Index and save every collection (and the derived ones) under `partial`."""
         written: list[Path] = []
         counts: dict[str, int] = {}
@@ -186,18 +195,20 @@ class IndexStore:
             written += index.save(partial / name)
             counts[name] = len(ids)
         derived = derive(lambda name: (layout[name][0], vectors[layout[name][1]])) if derive else {}
-        query_maps = []
-        for name, (ids, derived_vectors, *query_map) in derived.items():
+        query_maps, offsets = [], {}
+        for name, (ids, derived_vectors, *extra) in derived.items():
             if not _COLLECTION_NAME.fullmatch(name) or name in layout:
                 raise InvalidInput(f"bad derived collection name {name!r}")
-            query_map = query_map[0] if query_map else None
+            query_map = extra[0] if extra else None
+            if len(extra) > 1 and extra[1]:
+                offsets[name] = round(float(extra[1]), 6)
             index = VectorIndex.build(np.asarray(derived_vectors, dtype=np.float32), list(ids),
                                       exact_below=self.exact_below, query_map=query_map)
             written += index.save(partial / name)
             counts[name] = len(ids)
             if query_map is not None:
                 query_maps.append(name)
-        return counts, query_maps, written
+        return counts, query_maps, offsets, written
 
     def _publish(self, partial: Path, build_name: str, manifest: Manifest, written: list[Path]) -> None:
         """Make the finished build durable, then switch CURRENT to it atomically."""
@@ -328,10 +339,10 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _embed(collections: Mapping[str, Sequence[tuple[int, str]]], encoder: Encoder,
-           progress: bool) -> tuple[dict[str, tuple[list[int], list[int]]], np.ndarray, int]:
-    """Embed each distinct text once; returns collection -> (ids, rows in the matrix), the matrix and
-    the number of distinct texts."""
+def _embed(collections: Mapping[str, Sequence[tuple[int, str]]], encoder: Encoder, progress: bool,
+           cache: VectorCache) -> tuple[dict[str, tuple[list[int], list[int]]], np.ndarray, int]:
+    """Embed each distinct text once, and only those the cache does not hold; returns collection -> (ids,
+    rows in the matrix), the matrix and the number of texts embedded."""
     texts: dict[str, int] = {}  # distinct text -> its row in the embedding matrix
     layout: dict[str, tuple[list[int], list[int]]] = {}
     for name, pairs in collections.items():
@@ -339,13 +350,17 @@ def _embed(collections: Mapping[str, Sequence[tuple[int, str]]], encoder: Encode
         for item_id, text in pairs:
             ids.append(item_id)
             rows.append(texts.setdefault(text, len(texts)))
-    if texts:
-        vectors = np.asarray(encoder.encode(list(texts), progress=progress), dtype=np.float32)
-    else:
-        vectors = np.zeros((0, encoder.dimension), dtype=np.float32)
-    if vectors.shape != (len(texts), encoder.dimension):
+    known = cache.load()
+    missing = [text for text in texts if text not in known]
+    fresh = np.asarray(encoder.encode(missing, progress=progress), dtype=np.float32) if missing else None
+    if missing and fresh.shape != (len(missing), encoder.dimension):
         raise IndexNotReady(
-            f"encoder {encoder.name} returned shape {vectors.shape} for {len(texts)} texts "
+            f"encoder {encoder.name} returned shape {fresh.shape} for {len(missing)} texts "
             f"of dimension {encoder.dimension}"
         )
-    return layout, vectors, len(texts)
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    fresh_row = {text: i for i, text in enumerate(missing)}
+    for text, row in texts.items():
+        vectors[row] = fresh[fresh_row[text]] if text in fresh_row else known[text]
+    cache.save(list(texts), vectors)
+    return layout, vectors, len(missing)

@@ -9,6 +9,7 @@ import numpy as np
 
 from fastapi.testclient import TestClient
 
+import normbank.cli
 from api.app import create_app
 from ingest.pipeline import run_import
 from normbank.linking import link
@@ -90,6 +91,26 @@ def test_a_setting_that_links_to_nothing_is_a_404_saying_so(client):
     assert "links to no setting" in response.json()["error"]["message"]
 
 
+def test_a_setting_means_that_settings_norms_unless_setting_less_ones_are_asked_for(engine, database_url, tmp_path):
+    run_import(engine=engine, format="normbank", path=normbank.cli.sample_corpus_path(), source="normbank-sample")
+    run_import(engine=engine, format="normdial", path=NORMDIAL)  # norms of no setting
+    app = create_app(app_settings(database_url, tmp_path))
+    with TestClient(app) as client:
+        app.state.retriever.wait()
+        situation = {"situation": "greeting someone and saying thank you at dinner", "setting": "restaurant", "k": 20}
+        only = ok(client.post("/v1/ground", json=situation))
+        assert only["norms"] and {n["setting"] for n in only["norms"]} == {"restaurant"}
+        both = ok(client.post("/v1/ground", json={**situation, "include_setting_less": True}))
+        assert None in {n["setting"] for n in both["norms"]}
+        free = ok(client.post("/v1/ground", json={k: v for k, v in situation.items() if k != "setting"}))
+        assert None in {n["setting"] for n in free["norms"]}
+        params = {"q": "greeting and thanks", "setting": "restaurant", "k": 20}
+        hits = ok(client.get("/v1/search", params=params))["results"]
+        assert hits and {h["setting"] for h in hits} == {"restaurant"}
+        hits = ok(client.get("/v1/search", params={**params, "include_setting_less": "true"}))["results"]
+        assert None in {h["setting"] for h in hits}
+
+
 def test_readyz_reports_the_index_and_a_stale_one_is_rebuilt(engine, database_url, tmp_path):
     run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
     app = create_app(app_settings(database_url, tmp_path))
@@ -107,9 +128,34 @@ def test_readyz_reports_the_index_and_a_stale_one_is_rebuilt(engine, database_ur
         retriever.wait()
         second = retriever.store.current_manifest()
         assert second.build != first.build and retriever.staleness() is None
-        assert second.collections["examples"] > 0 and "norm_prototypes" in second.collections
+        assert second.collections["examples"] > 0
+        assert sum(name.startswith("norm_prototypes") for name in second.collections) == 2  # one per corpus
         body = ok(client.get("/v1/search", params={"q": "apology", "k": 3}))
         assert body["results"]
+
+
+def test_in_rebuild_mode_new_data_is_indexed_in_the_background_without_a_request(engine, database_url, tmp_path):
+    import time
+
+    run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
+    app = create_app(app_settings(database_url, tmp_path, cache_check_seconds=0.2))
+    with TestClient(app):
+        retriever = app.state.retriever
+        retriever.wait()
+        first = retriever.store.current_manifest()
+        run_import(engine=engine, format="normdial", path=NORMDIAL)  # as another process would
+        deadline = time.monotonic() + 60
+        while retriever.store.current_manifest().build == first.build and time.monotonic() < deadline:
+            time.sleep(0.1)
+        retriever.wait()
+        second = retriever.store.current_manifest()
+        assert second.build != first.build and retriever.staleness() is None
+        # only NormDial's texts were embedded: the rest came from the first build
+        assert 0 < second.embedded < second.distinct_texts
+        before = second.build
+        run_import(engine=engine, format="normdial", path=NORMDIAL)  # adds nothing: nothing to rebuild
+        time.sleep(1.0)
+        assert retriever.staleness() is None and retriever.store.current_manifest().build == before
 
 
 def test_without_an_index_free_text_falls_back_to_full_text_search(engine, database_url, tmp_path):
@@ -160,8 +206,9 @@ def test_real_normdial_examples_teach_the_dense_side_a_query_map(engine, databas
     with TestClient(app) as client:
         retriever = app.state.retriever
         retriever.rebuild()
-        assert retriever.store.current_manifest().query_maps == ("norm_prototypes",)
-        mapped = retriever.indexes().collections["norm_prototypes"]
+        (name,) = retriever.store.current_manifest().query_maps  # one corpus, one map
+        assert name.startswith("norm_prototypes")
+        mapped = retriever.indexes().collections[name]
         plain = type(mapped)(mapped._index, mapped._ids, mapped._offsets)  # the same vectors, no map
         with engine.connect() as conn:
             examples = conn.execute(select(NormExample.norm_id, NormExample.situation)).all()[::5]
@@ -226,7 +273,7 @@ def test_hybrid_ranking_searches_full_text_while_the_query_is_encoded(client, mo
     fused = grounding.rank(retriever, text, k=20)
     assert threads == [threads[0]] and threads[0].startswith("normbank-lexical")
     # the same fusion as one list after the other
-    expected = score_fusion([retriever.dense(text, "norm_prototypes", 20), grounding._lexical(retriever, text, 20)],
+    expected = score_fusion([retriever.dense_norms(text, 20), grounding._lexical(retriever, text, 20)],
                             [grounding.WEIGHTS["dense"], grounding.WEIGHTS["lexical"]])[:20]
     assert fused and fused == expected
     # a failure on the dense side is the caller's error, not lost on the other thread
@@ -234,7 +281,7 @@ def test_hybrid_ranking_searches_full_text_while_the_query_is_encoded(client, mo
     def broken(*args, **kwargs):
         raise RuntimeError("encoder crashed")
 
-    monkeypatch.setattr(retriever, "dense", broken)
+    monkeypatch.setattr(retriever, "dense_norms", broken)
     with pytest.raises(RuntimeError, match="encoder crashed"):
         grounding.rank(retriever, text, k=20)
 
@@ -256,7 +303,7 @@ def test_hybrid_ranking_on_in_memory_sqlite_searches_on_the_calling_thread():
         return [(2, "norm", 3.0), (3, "norm", 1.0)]
 
     retriever = SimpleNamespace(engine=make_engine("sqlite://"), dense_available=lambda: True,
-                                dense=lambda text, collection, k: [(1, 0.9), (2, 0.5)], lexical=lexical)
+                                dense_norms=lambda text, k: [(1, 0.9), (2, 0.5)], lexical=lexical)
     ranked = grounding.rank(retriever, "anything", k=3)
     assert threads == [threading.current_thread().name]
     assert ranked == score_fusion([[(1, 0.9), (2, 0.5)], [(2, 3.0), (3, 1.0)]], [1.0, 1.0])[:3]

@@ -1,16 +1,19 @@
 """Retrieval quality on held-out NormDial situations, as JSON.
 
     python tests/bench/retrieval_normdial.py [--normdial ../shared/data/normdial] [--fold test|dev] [--model NAME]
-                                             [--backend torch|onnx|onnx-int8] [--mixed]
+                                             [--backend torch|onnx|onnx-int8] [--mixed] [--also FORMAT=PATH ...]
 
 Situations are split into five folds by a hash of their text. `--fold test` (the default) holds out fold 0
 and ingests everything else; `--fold dev` holds out fold 1 and ingests folds 2-4 only, so tuning never
 sees the test fold. For each held-out situation `/v1/ground` (in process, through the same service
 function the HTTP route calls) is asked with the situation text, and in a second pass with the culture as
 `environment.country`. Reported: recall@1, recall@5 and MRR of the gold norm (the norm the situation was
-written for) for dense only, lexical only, hybrid, and hybrid with context. `--mixed` also loads every
-other shared corpus (the NormBank taxonomy, the Social-Chem-101 sample, Moral Stories, ETHICS through
-examples/mappings/ethics-commonsense.toml) into the same bank, as a user's bank grows.
+written for) for dense only, lexical only, hybrid, and hybrid with context. `--also FORMAT=PATH` puts
+another corpus in the same bank; reader options follow the path after `;`. Every shared corpus:
+
+    --mixed --also social-chem-101=../shared/data/social-chem-101/social-chem-101.sample.tsv
+            --also moral-stories=../shared/data/moral-stories/moral_stories_dev.jsonl
+            --also "table=../shared/data/ethics-commonsense/cm_test.csv;mapping=examples/mappings/ethics-commonsense.toml"
 """
 
 from __future__ import annotations
@@ -90,7 +93,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the database and index a previous run left in --workdir (same --fold)")
-    parser.add_argument("--mixed", action="store_true", help="also load every other shared corpus into the bank")
+    parser.add_argument("--mixed", action="store_true",
+                        help="a mixed bank: also load the packaged sample and the NormBank taxonomy (and --also)")
+    parser.add_argument("--also", action="append", default=[], metavar="FORMAT=PATH",
+                        help="another corpus in the same bank (repeatable): NormDial among other corpora; "
+                             "reader options follow the path, e.g. table=cm_test.csv;mapping=map.toml")
     parser.add_argument("--variants", default="dense,lexical,hybrid,hybrid_context",
                         help="comma-separated subset of the four variants to run")
     args = parser.parse_args(argv)
@@ -126,14 +133,14 @@ def main(argv=None) -> dict:
     upgrade(engine)
     t0 = time.perf_counter()
     report_ingest = None if reuse else run_import(engine=engine, format="normdial", path=corpus)
-    shared = args.normdial.parent
-    mixed = [] if reuse or not args.mixed else [run_import(engine=engine, format=fmt, path=shared / path, options=opts).to_json()
-                                               for fmt, path, opts in (
-        ("normbank-taxonomy", "normbank-taxonomy", {}),
-        ("social-chem-101", "social-chem-101/social-chem-101.sample.tsv", {}),
-        ("moral-stories", "moral-stories/moral_stories_dev.jsonl", {}),
-        ("table", "ethics-commonsense/cm_test.csv",
-         {"mapping": str(REPO / "examples" / "mappings" / "ethics-commonsense.toml")}))]
+    others = [(f, Path(p)) for f, p in (spec.split("=", 1) for spec in args.also)]
+    if args.mixed:
+        from normbank.cli import sample_corpus_path
+        others = [("normbank", sample_corpus_path()), ("normbank-taxonomy", REPO.parent / "shared" / "data" / "normbank-taxonomy"),
+                  *others]
+    for format_, path in ([] if reuse else others):
+        path, *options = str(path).split(";")
+        run_import(engine=engine, format=format_, path=Path(path), options=dict(o.split("=", 1) for o in options))
     ingest_seconds = time.perf_counter() - t0
     cache = FrameCache(engine)
     retriever = Retriever(engine, settings)
@@ -195,8 +202,8 @@ def main(argv=None) -> dict:
         "held_out_situations": len(held),
         "held_out_without_gold_in_bank": missing_gold,
         "reused": reuse,
+        "other_corpora": [f"{f}={p}" for f, p in others],
         "ingested": report_ingest.to_json() if report_ingest else None,
-        "also_ingested": mixed,
         "ingest_seconds": None if reuse else round(ingest_seconds, 2),
         "index": {"seconds": None if index_seconds is None else round(index_seconds, 2), "distinct_texts": manifest.distinct_texts,
                   "bytes": manifest.bytes_on_disk, "collections": manifest.collections} if manifest else None,
