@@ -19,12 +19,15 @@ from sqlalchemy.pool import SingletonThreadPool
 
 from normbank.constraints import Atom, Kind, Subject
 from normbank.context import Context
+from normbank.errors import InvalidRequest
 from normbank.ids import public_norm_id
 from normbank.compiled import Frame
 from normbank.reasoning import State, judge_behavior
 from normbank.retrieval.fusion import best_per_key, score_fusion
 from normbank.statements import atom_phrase
+from schema.catalog import agreement_of
 from schema.frames import FrameCache
+from schema.queries import source_names
 from api.retrieval import Retriever
 
 CANDIDATES = 100  # per retriever, before fusion
@@ -50,6 +53,7 @@ class Candidate:
     statement: str = ""
     rule_text: str | None = None
     source: dict = field(default_factory=dict)
+    agreement: dict | None = None
     atoms: tuple[Atom, ...] = ()
     status: str = "unknown"
     unknown: list[Atom] = field(default_factory=list)
@@ -60,9 +64,23 @@ class Candidate:
         return self.rule_text or self.statement
 
 
-def source_of(name: str | None, licence: str | None, row: int | None) -> dict[str, Any]:
+def source_of(name: str | None, licence: str | None, row: int | None, url: str | None = None) -> dict[str, Any]:
     """A norm's provenance as answers cite it (SourceRef)."""
-    return {"name": name or "", "licence": licence, "row": row}
+    return {"name": name or "", "licence": licence, "url": url, "row": row}
+
+
+def check_sources(cache: FrameCache, names: Sequence[str] | None) -> frozenset[str] | None:
+    """The `sources` filter of /v1/search and /v1/ground as a set (None: every source); an unknown name
+    is an InvalidRequest naming the known ones."""
+    if not names:
+        return None
+    with cache.engine.connect() as conn:
+        known = source_names(conn)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InvalidRequest(f"unknown source(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}",
+                             details={"unknown": unknown, "known": sorted(known)})
+    return frozenset(names)
 
 
 def _lexical(retriever: Retriever, text: str, k: int) -> list[tuple[int, float]]:
@@ -112,8 +130,8 @@ def load_candidates(cache: FrameCache, scored: Sequence[tuple[int, float]]) -> l
         r, atoms = entry
         out.append(Candidate(
             id=norm_id, score=score, setting=r.setting, behavior=r.behavior, label=r.label, statement=r.statement,
-            rule_text=r.rule_text, source=source_of(r.source, r.licence, r.row_number),
-            atoms=atoms,
+            rule_text=r.rule_text, source=source_of(r.source, r.licence, r.row_number, r.url),
+            agreement=agreement_of(r.agreement, r.agreement_band), atoms=atoms,
         ))
     return out
 
@@ -152,7 +170,7 @@ def apply_context(candidates: list[Candidate], cache: FrameCache, context: Conte
                             kept[winner_id] = Candidate(
                                 id=winner_id, score=c.score, setting=setting, behavior=behavior, label=w.frame.label,
                                 statement=w.frame.statement or "", atoms=w.frame.atoms,
-                                source=source_of(w.frame.source, w.frame.licence, w.frame.row_number),
+                                source=source_of(w.frame.source, w.frame.licence, w.frame.row_number, w.frame.url),
                                 status="applies",
                                 defeaters=_defeaters(judgement, winner_id),
                             )

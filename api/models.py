@@ -126,7 +126,13 @@ class JudgeRequest(ContextIn):
 class SourceRef(BaseModel):
     name: str
     licence: Optional[str] = None
+    url: Optional[str] = Field(None, description="Where the corpus is published.")
     row: Optional[int] = Field(None, description="The first source row of this frame (data records count from 1).")
+
+
+class AgreementOut(BaseModel):
+    share: Optional[float] = Field(None, description="Share of people who hold the label, 0..1 (the lower end of `band`).")
+    band: Optional[str] = Field(None, description="The agreement as the corpus reports it, e.g. '75-90%'.")
 
 
 class FrameOut(BaseModel):
@@ -208,6 +214,7 @@ class NormPublic(BaseModel):
     setting: Optional[str] = None
     behavior: str
     label: LabelName
+    agreement: Optional[AgreementOut] = Field(None, description="How many people hold the label, where the corpus says.")
     support: int
     constraints: list[str]
     atoms: list[dict[str, str]]
@@ -219,6 +226,8 @@ class NormPublic(BaseModel):
     source: SourceRef
     rows: list[int] = Field(default_factory=list, description="Every source row stating this frame.")
     extra: Optional[dict] = Field(None, description="Corpus-specific fields, e.g. NormDial's Chinese norm text.")
+    attributes: Optional[dict] = Field(None, description="The source row's own attributes as published, e.g. "
+                                                         "Social-Chem-101's area, ids, legality and pressure.")
     examples: Optional[list["ExampleOut"]] = Field(
         None, description="Example situations following or breaking the norm (first 20; only on GET /v1/norms/{id})."
     )
@@ -312,6 +321,8 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1, le=100, description="How many norms.")
     mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", description="Which retrievers to use.")
     include_setting_less: bool = Field(False, description="With a setting: also norms that hold in no particular setting.")
+    sources: Optional[list[Name]] = Field(None, max_length=50, description="Only norms of these sources "
+                                          "(repeat: sources=a&sources=b).")
 
 
 class SearchHit(BaseModel):
@@ -319,6 +330,7 @@ class SearchHit(BaseModel):
     text: str = Field(..., description="The norm's rule text as imported, or its statement when it has none.")
     statement: str
     label: LabelName
+    agreement: Optional[AgreementOut] = None
     setting: Optional[str] = None
     behavior: str
     score: float
@@ -340,6 +352,7 @@ class GroundRequest(_Model):
     k: Count = Field(5, ge=1, le=50, strict=True)
     include_setting_less: bool = Field(
         False, description="With a setting: also norms that hold in no particular setting (NormDial, ...).")
+    sources: Optional[list[Name]] = Field(None, max_length=50, description="Only norms of these sources (names).")
 
 
 class GroundedNorm(BaseModel):
@@ -347,6 +360,7 @@ class GroundedNorm(BaseModel):
     text: str = Field(..., description="The norm's rule text as imported, or its statement when it has none.")
     statement: str
     label: LabelName
+    agreement: Optional[AgreementOut] = None
     status: Literal["applies", "conditional"]
     score: float
     conditions: list[str] = Field(..., description="For conditional norms: the atoms that must still hold.")

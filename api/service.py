@@ -91,7 +91,8 @@ def _result(j: Judgement) -> dict[str, Any]:
         "id": public_norm_id(e.frame.id), "label": e.frame.label, "support": e.frame.support,
         "constraints": e.constraints, "state": e.state.value, "matched": e.matched, "failed": e.failed,
         "unknown": e.unknown, "overridden_by": [public_norm_id(i) for i in e.overridden_by],
-        "statement": e.frame.statement, "source": source_of(e.frame.source, e.frame.licence, e.frame.row_number),
+        "statement": e.frame.statement,
+        "source": source_of(e.frame.source, e.frame.licence, e.frame.row_number, e.frame.url),
     } for e in j.frames]
     conditions = [{"label": c.label, "unknown": c.unknown, "frame": public_norm_id(c.frame), "support": c.support}
                   for c in j.conditions]
@@ -144,18 +145,21 @@ def in_setting(c: grounding.Candidate, setting: str | None, include_setting_less
 
 def search(cache: FrameCache, retriever: Retriever, q: str, *, setting: str | None = None,
            label: str | None = None, k: int = 10, mode: str = "hybrid",
-           include_setting_less: bool = False) -> dict[str, Any]:
-    """Norms for a free text, best first (SearchResponse)."""
+           include_setting_less: bool = False, sources: list[str] | None = None) -> dict[str, Any]:
+    """Norms for a free text, best first (SearchResponse); `sources`: only norms of these sources."""
     linker = linker_for(cache, retriever)
     setting_name = linker.setting(setting) if setting else None
-    widen = 5 if (setting_name or label) else 1  # filters drop candidates: fetch more first
+    only = grounding.check_sources(cache, sources)
+    widen = 5 if (setting_name or label or only) else 1  # filters drop candidates: fetch more first
     scored = grounding.rank(retriever, q, mode=mode, k=max(grounding.CANDIDATES, k) * widen)
     hits = []
     for c in grounding.load_candidates(cache, scored):
-        if not in_setting(c, setting_name, include_setting_less) or (label and c.label != label):
+        if not in_setting(c, setting_name, include_setting_less) or (label and c.label != label) or (
+                only and c.source["name"] not in only):
             continue
         hits.append({"id": public_norm_id(c.id), "text": c.text, "statement": c.statement, "label": c.label,
-                     "setting": c.setting, "behavior": c.behavior, "score": round(c.score, 6), "source": c.source})
+                     "agreement": c.agreement, "setting": c.setting, "behavior": c.behavior,
+                     "score": round(c.score, 6), "source": c.source})
         if len(hits) == k:
             break
     return {"results": hits, "linked": linker.to_json(), "mode": mode}
@@ -166,13 +170,17 @@ def ground(cache: FrameCache, retriever: Retriever, request: GroundRequest, *, m
     linker = linker_for(cache, retriever)
     setting_name = linker.setting(request.setting) if request.setting else None
     context = context_of(request, cache, setting_name, linker)
-    scored = grounding.rank(retriever, request.situation, mode=mode, k=grounding.CANDIDATES * (3 if setting_name else 1))
+    only = grounding.check_sources(cache, request.sources)
+    widen = (3 if setting_name else 1) * (5 if only else 1)  # filters drop candidates: fetch more first
+    scored = grounding.rank(retriever, request.situation, mode=mode, k=grounding.CANDIDATES * widen)
     candidates = grounding.load_candidates(cache, scored)
-    candidates = [c for c in candidates if in_setting(c, setting_name, request.include_setting_less)]
+    candidates = [c for c in candidates if in_setting(c, setting_name, request.include_setting_less)
+                  and (not only or c.source["name"] in only)]
     ranked = grounding.apply_context(candidates, cache, context, request.k)
     ask_list = grounding.asks(ranked)
     norms = [{
-        "id": public_norm_id(c.id), "text": c.text, "statement": c.statement, "label": c.label, "status": c.status,
+        "id": public_norm_id(c.id), "text": c.text, "statement": c.statement, "label": c.label,
+        "agreement": c.agreement, "status": c.status,
         "score": round(c.score, 6), "conditions": [a.text for a in c.unknown],
         "defeaters": [{"label": label, "unknown": [a.text for a in atoms], "frame": public_norm_id(fid), "support": 1}
                       for label, atoms, fid in c.defeaters],

@@ -25,6 +25,9 @@ from ingest.records import DimensionEntry, NormRecord, Record, Rejected, Setting
 
 # Distinct constraint texts kept parsed: rows repeat them, and the bound keeps memory flat in the file size.
 FRAME_CACHE_SIZE = 1 << 17
+# Behaviour names are unique-indexed; PostgreSQL's B-tree refuses keys over about 2.7 kB. Longer ones are
+# rejected rows (readers of long free text shorten it: `ingest.readers.table.short_behavior`).
+BEHAVIOR_MAX_CHARS = 1000
 _LABELS = frozenset(label.value for label in Label)
 
 
@@ -155,6 +158,9 @@ class Normaliser:
         behavior = normalise_text(record.behavior)
         if not behavior:
             return self._reject(batch, record.row_number, record.raw, "empty behavior")
+        if len(behavior) > BEHAVIOR_MAX_CHARS:
+            return self._reject(batch, record.row_number, record.raw,
+                                f"behavior longer than {BEHAVIOR_MAX_CHARS} characters")
         if record.label not in _LABELS:
             return self._reject(batch, record.row_number, record.raw, f"bad label {record.label!r}")
         frame = self._frame(batch, record.constraints if record.atoms is None else render_conjunction(record.atoms))
@@ -173,7 +179,7 @@ class Normaliser:
                 nid, self.source_id, self.run_id, sid, bid, record.label, constraints,
                 render_statement(setting, behavior, record.label, when=when), record.rule_text,
                 record.culture, record.category, record.split, record.annotator, record.agreement, 1,
-                record.row_number, _json(record.extra),
+                record.row_number, _json(record.extra), record.agreement_band, _json(record.attributes),
             ))
             batch.norm_constraint.extend((nid, aid) for aid in atom_ids)
         elif emitted != atom_ids:

@@ -48,9 +48,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _upsert_source(conn: Connection, name: str, reader: Reader, sha: str) -> int:
+def _upsert_source(conn: Connection, name: str, reader: Reader, sha: str, provenance: tuple[str | None, str | None]) -> int:
+    """The source's id; its licence and URL are those of the latest import (`provenance`)."""
     source_id = conn.execute(select(Source.id).where(Source.name == name)).scalar()
-    values = {"kind": reader.format, "licence": reader.licence, "url": reader.url, "sha256": sha}
+    licence, url = provenance
+    values = {"kind": reader.format, "licence": licence, "url": url, "sha256": sha}
     if source_id is None:
         return conn.execute(insert(Source).values(name=name, created_at=_now(), **values).returning(Source.id)).scalar_one()
     conn.execute(update(Source).where(Source.id == source_id).values(**values))
@@ -76,9 +78,10 @@ def _transaction(conn: Connection) -> Iterator[Any]:
         raw.isolation_level = ""
 
 
-def _record_failure(engine: Engine, reader: Reader, source: str, path: Path, sha: str, error: str, seconds: float) -> None:
+def _record_failure(engine: Engine, reader: Reader, source: str, path: Path, sha: str, error: str, seconds: float,
+                    provenance: tuple[str | None, str | None]) -> None:
     with engine.begin() as conn:
-        source_id = _upsert_source(conn, source, reader, sha)
+        source_id = _upsert_source(conn, source, reader, sha, provenance)
         conn.execute(insert(ImportRun).values(
             source_id=source_id, format=reader.format, path=str(path), sha256=sha, status="failed",
             started_at=_now(), finished_at=_now(), seconds=seconds, error=error[:2000],
@@ -86,18 +89,20 @@ def _record_failure(engine: Engine, reader: Reader, source: str, path: Path, sha
 
 
 def _load(conn: Connection, raw: Any, reader: Reader, path: Path, report: ImportReport, *, sha: str,
-          batch_size: int, bar: Any, started: float) -> int:
+          batch_size: int, bar: Any, started: float, options: dict[str, Any],
+          provenance: tuple[str | None, str | None]) -> int:
     """The run inside its transaction, up to (not including) the commit: fills `report`, returns the run id."""
-    source_id = _upsert_source(conn, report.source, reader, sha)
+    source_id = _upsert_source(conn, report.source, reader, sha, provenance)
     run_id = conn.execute(insert(ImportRun).values(
         source_id=source_id, format=reader.format, path=str(path), sha256=sha, status="running", started_at=_now(),
     ).returning(ImportRun.id)).scalar_one()
     scales = load_scales(conn)
     if use_worker(reader, path):
-        batches = normalised_in_worker(reader, path, batch_size, (report.source, source_id, run_id), scales)
+        batches = normalised_in_worker(reader, path, batch_size, (report.source, source_id, run_id), scales, options)
     else:
         batches = normalised(reader, path, Normaliser(source=report.source, source_id=source_id, run_id=run_id,
-                                                      scales=scales, reject_frame=reader.reject_frame), batch_size)
+                                                      scales=scales, reject_frame=reader.reject_frame), batch_size,
+                             options)
     loader = make_loader(conn.dialect.name, raw, run_id)
     with closing(batches):  # a failed load ends the worker process now, not when the error is forgotten
         for batch in batches:
@@ -136,12 +141,17 @@ def run_import(
     dry_run: bool = False,
     progress: bool = False,
     batch_size: int = BATCH_SIZE,
+    options: dict[str, Any] | None = None,
 ) -> ImportReport:
-    """Import one corpus file or directory; returns what was read, loaded, collapsed and rejected."""
+    """Import one corpus file or directory; returns what was read, loaded, collapsed and rejected.
+    `options` are the reader's own (`Reader.options`, e.g. `{"mapping": "map.toml"}` for `table`)."""
     reader = get_reader(format)
     path = Path(path)
-    reader.check(path)
-    report = ImportReport(source=source or reader.default_source, format=reader.format, dry_run=dry_run)
+    options = dict(options or {})
+    reader.check_options(options)
+    reader.check(path, **options)
+    default_source, *provenance = reader.provenance(path, options)
+    report = ImportReport(source=source or default_source, format=reader.format, dry_run=dry_run)
     started = time.perf_counter()
     sha = content_sha256(path)
     bar = None
@@ -154,7 +164,7 @@ def run_import(
         with engine.connect() as conn, _transaction(conn) as raw:
             try:
                 report.run_id = _load(conn, raw, reader, path, report, sha=sha, batch_size=batch_size, bar=bar,
-                                      started=started)
+                                      started=started, options=options, provenance=tuple(provenance))
                 if dry_run:
                     conn.rollback()
                 else:
@@ -166,7 +176,7 @@ def run_import(
         if not dry_run:
             try:
                 _record_failure(engine, reader, report.source, path, sha, f"{type(exc).__name__}: {exc}",
-                                time.perf_counter() - started)
+                                time.perf_counter() - started, tuple(provenance))
             except Exception:  # noqa: BLE001 - the original error matters more
                 pass
         raise

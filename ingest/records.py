@@ -39,8 +39,10 @@ class NormRecord:
     category: str | None = None
     split: str | None = None
     annotator: str | None = None
-    agreement: float | None = None
+    agreement: float | None = None  # share of people who hold the label, 0..1 (lower end of `agreement_band`)
+    agreement_band: str | None = None  # the agreement as the corpus reports it, e.g. "75-90%"
     extra: dict[str, Any] | None = None
+    attributes: dict[str, Any] | None = None  # the source row's own attributes, kept as published
     examples: tuple[Example, ...] = ()
 
 

@@ -29,9 +29,10 @@ READ_AHEAD_BATCHES = 4  # batches the worker may run ahead of the loader: bounds
 _batches: Iterator[Batch] | None = None  # in the worker process: what `_next_batch` hands out
 
 
-def normalised(reader: Reader, path: Path, normaliser: Normaliser, batch_size: int) -> Iterator[Batch]:
-    """The normalised batches of the corpus at `path`, `batch_size` records each."""
-    records = reader.read(path)
+def normalised(reader: Reader, path: Path, normaliser: Normaliser, batch_size: int,
+               options: dict | None = None) -> Iterator[Batch]:
+    """The normalised batches of the corpus at `path`, `batch_size` records each (`options`: the reader's)."""
+    records = reader.read(path, **(options or {}))
     while batch := list(islice(records, batch_size)):
         yield normaliser.batch(batch)
 
@@ -46,12 +47,12 @@ def use_worker(reader: Reader, path: Path) -> bool:
 
 
 def normalised_in_worker(reader: Reader, path: Path, batch_size: int, run: tuple[str, int, int],
-                         scales: Scales) -> Iterator[Batch]:
+                         scales: Scales, options: dict | None = None) -> Iterator[Batch]:
     """`normalised`, computed in a worker process up to READ_AHEAD_BATCHES ahead of the caller, for the
     run `(source, source_id, run_id)`."""
     worker = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
                                  initargs=(reader.format, path, batch_size, run, dict(scales.ranks),
-                                           dict(scales.aliases)))
+                                           dict(scales.aliases), dict(options or {})))
     try:
         ahead = deque(worker.submit(_next_batch) for _ in range(READ_AHEAD_BATCHES))
         while (batch := ahead.popleft().result()) is not None:
@@ -61,14 +62,16 @@ def normalised_in_worker(reader: Reader, path: Path, batch_size: int, run: tuple
         worker.shutdown(cancel_futures=True)
 
 
-def _start(format: str, path: Path, batch_size: int, run: tuple[str, int, int], ranks: dict, aliases: dict) -> None:
+def _start(format: str, path: Path, batch_size: int, run: tuple[str, int, int], ranks: dict, aliases: dict,
+           options: dict) -> None:
     """In the worker process: set up its batches, and end it when the importing process ends."""
     global _batches
     reader = get_reader(format)
     source, source_id, run_id = run
     scales = Scales(MappingProxyType(ranks), MappingProxyType(aliases))
     _batches = normalised(reader, path, Normaliser(source=source, source_id=source_id, run_id=run_id,
-                                                   scales=scales, reject_frame=reader.reject_frame), batch_size)
+                                                   scales=scales, reject_frame=reader.reject_frame), batch_size,
+                          options)
     parent = multiprocessing.parent_process()
     if parent is not None:  # a killed importer must not leave its worker behind
         threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()

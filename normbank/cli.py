@@ -86,11 +86,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.readers import get_reader
 
     reader = get_reader(args.format)  # unknown formats fail before touching the database
-    reader.check(Path(args.path))
+    options = {name: value for name, value in (("mapping", args.mapping), ("keep_bad", args.keep_bad)) if value}
+    reader.check_options(options)
+    reader.check(Path(args.path), **options)
     args.auto_init = True
     engine = _engine(args)
     report = run_import(engine=engine, format=args.format, path=args.path, source=args.source,
-                        dry_run=args.dry_run, progress=_progress(args) and not args.json)
+                        dry_run=args.dry_run, progress=_progress(args) and not args.json, options=options)
     if args.json:
         print_json(report.to_json())
         return 0
@@ -145,16 +147,20 @@ def cmd_formats(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
-    """A few frames, to see what is in the bank."""
+    """A few frames, to see what is in the bank (`--source`: of one source, with its licence and URL)."""
     from sqlalchemy import select
 
-    from schema.models import Norm
+    from schema.models import Norm, Source
 
+    query = select(Norm.statement, Norm.support, Norm.rule_text, Source.name, Source.licence, Source.url) \
+        .join(Source, Source.id == Norm.source_id)
+    if args.source:
+        query = query.where(Source.name == args.source)
     with _engine(args).connect() as conn:
-        rows = conn.execute(select(Norm.statement, Norm.support).order_by(Norm.row_number, Norm.id)
-                            .limit(args.limit)).all()
-    for statement, support in rows:
-        print(f"[{support}] {statement}")
+        rows = conn.execute(query.order_by(Norm.row_number, Norm.id).limit(args.limit)).all()
+    for statement, support, rule_text, source, licence, url in rows:
+        print(f"[{support}] {statement}" + (f" ({rule_text})" if rule_text else "")
+              + (f"  -- {source}, {licence or 'no licence'}, {url or 'no URL'}" if args.source else ""))
     return 0
 
 
@@ -301,6 +307,8 @@ def _write_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("format", metavar="FORMAT", help=f"one of: {', '.join(READERS)}")
     p.add_argument("path", metavar="PATH", help="the corpus file or directory")
     p.add_argument("--source", help="source name to record (default: the format's usual name)")
+    p.add_argument("--mapping", metavar="MAP.toml", help="table: the mapping file naming the columns")
+    p.add_argument("--keep-bad", action="store_true", help="social-chem-101: keep rows marked rot-bad = 1")
     p.add_argument("--dry-run", action="store_true", help="read, check and count everything, then roll back")
     p.add_argument("--json", action="store_true", help="print one JSON object with the counts")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -348,6 +356,7 @@ def _read_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
 
     p = command("frames", cmd_frames, "print a few frames as statements")
     p.add_argument("--limit", type=positive_int, default=10)
+    p.add_argument("--source", help="only frames of this source (e.g. social-chem-101), with its provenance")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

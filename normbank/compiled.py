@@ -36,6 +36,7 @@ class Frame:
     licence: str | None = None
     row_number: int | None = None
     statement: str | None = None
+    url: str | None = None
 
 
 @dataclass(slots=True)

@@ -90,6 +90,12 @@ class MalformedCorpus(InvalidInput):
     code = "malformed_corpus"
 
 
+class InvalidMapping(InvalidInput):
+    """A `table` mapping file that names an unknown column, misses a required key or cannot map a label."""
+
+    code = "invalid_mapping"
+
+
 class DatabaseUnavailable(NormbankError):
     code = "database_unavailable"
 

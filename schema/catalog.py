@@ -19,8 +19,9 @@ def norm_select():
     """A norm's row with its setting, behaviour and source names (add the where clause)."""
     return (
         select(Norm.id, Norm.label, Norm.support, Norm.statement, Norm.rule_text, Norm.culture, Norm.category,
-               Norm.split, Norm.row_number, Norm.extra, Setting.name.label("setting"), Behavior.name.label("behavior"),
-               Source.name.label("source"), Source.licence.label("licence"))
+               Norm.split, Norm.row_number, Norm.extra, Norm.agreement, Norm.agreement_band, Norm.attributes,
+               Setting.name.label("setting"), Behavior.name.label("behavior"), Source.name.label("source"),
+               Source.licence.label("licence"), Source.url.label("url"))
         .join(Behavior, Behavior.id == Norm.behavior_id)
         .join(Source, Source.id == Norm.source_id)
         .outerjoin(Setting, Setting.id == Norm.setting_id)
@@ -49,15 +50,23 @@ def norm_atoms(conn: Connection, norm_ids: list[int]) -> dict[int, list[Atom]]:
     return out
 
 
+def agreement_of(share: float | None, band: str | None) -> dict[str, Any] | None:
+    """A norm's agreement as answers show it next to the label, or None when its corpus reports none."""
+    if share is None and band is None:
+        return None
+    return {"share": share, "band": band}
+
+
 def _norm_dict(row, atoms: list[Atom], rows: list[int] | None = None) -> dict[str, Any]:
     norm = row
     return {
-        "id": norm.id, "setting": row.setting, "behavior": row.behavior, "label": norm.label, "support": norm.support,
+        "id": norm.id, "setting": row.setting, "behavior": row.behavior, "label": norm.label,
+        "agreement": agreement_of(norm.agreement, norm.agreement_band), "support": norm.support,
         "constraints": [a.text for a in atoms], "atoms": [a.to_json() for a in atoms], "statement": norm.statement,
         "rule_text": norm.rule_text, "culture": norm.culture, "category": norm.category, "split": norm.split,
-        "source": {"name": row.source, "licence": row.licence, "row": norm.row_number},
+        "source": {"name": row.source, "licence": row.licence, "url": row.url, "row": norm.row_number},
         "rows": rows if rows is not None else [norm.row_number],
-        "extra": norm.extra,
+        "extra": norm.extra, "attributes": norm.attributes,
     }
 
 

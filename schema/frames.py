@@ -38,7 +38,7 @@ def load_frames(conn: Connection, setting_id: int | None) -> list[Frame]:
     """Every frame of a setting (None: frames without a setting), with provenance."""
     norms = conn.execute(
         select(Norm.id, Behavior.name, Norm.label, Norm.support, Source.name, Source.licence, Norm.row_number,
-               Norm.statement)
+               Norm.statement, Source.url)
         .join(Behavior, Behavior.id == Norm.behavior_id)
         .join(Source, Source.id == Norm.source_id)
         .where(Norm.setting_id == setting_id if setting_id is not None else Norm.setting_id.is_(None))
@@ -59,8 +59,8 @@ def load_frames(conn: Connection, setting_id: int | None) -> list[Frame]:
         atoms_of.setdefault(norm_id, []).append(atom)
     frames = [
         Frame(id=nid, behavior=behavior, label=label, atoms=tuple(sorted(atoms_of.get(nid, ()), key=lambda a: a.text)),
-              support=support, source=source, licence=licence, row_number=row, statement=statement)
-        for nid, behavior, label, support, source, licence, row, statement in norms
+              support=support, source=source, licence=licence, row_number=row, statement=statement, url=url)
+        for nid, behavior, label, support, source, licence, row, statement, url in norms
     ]
     frames.sort(key=lambda f: (f.behavior, len(f.atoms), f.id))
     return frames

@@ -136,10 +136,14 @@ class Norm(SQLModel, table=True):
     category: Optional[str] = Field(default=None, sa_column=Column(Text))
     split: Optional[str] = Field(default=None, sa_column=Column(Text))
     annotator: Optional[str] = Field(default=None, sa_column=Column(Text))
-    agreement: Optional[float] = None
+    agreement: Optional[float] = None  # the share of people who hold the label (lower end of the corpus's band)
     support: int = 1
     row_number: int
     extra: Optional[dict] = Field(default=None, sa_column=Column(JSON))
+    # The agreement as the corpus reports it (e.g. Social-Chem-101's "75-90%"), next to `agreement`.
+    agreement_band: Optional[str] = Field(default=None, sa_column=Column(Text))
+    # The source row's own attributes as published (Social-Chem-101's area, ids, legality, ...).
+    attributes: Optional[dict] = Field(default=None, sa_column=Column(JSON))
 
 
 # One source row behind a norm: identical frames collapse into one norm, their rows stay traceable.

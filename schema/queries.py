@@ -105,3 +105,8 @@ def load_scales(conn: Connection) -> Scales:
     for name, values in by_name.items():
         scales = scales.extended(name, values)
     return scales
+
+
+def source_names(conn: Connection) -> set[str]:
+    """The names of every source the bank has imported from."""
+    return set(conn.execute(select(Source.name)).scalars())

@@ -56,7 +56,8 @@ def test_a_norm_id_from_a_judge_answer_resolves_to_that_norm(client):
         {"subject": "person", "kind": "attribute", "name": "age bracket", "relation": "lt", "value": "young adult"},
         {"subject": "person", "kind": "role", "name": "role", "relation": "eq", "value": "customer"},
     ]
-    assert norm["source"] == winner["source"] == {"name": "normbank-sample", "licence": "CC BY-SA 4.0", "row": 2}
+    assert norm["source"] == winner["source"] == {"name": "normbank-sample", "licence": "CC BY-SA 4.0",
+                                                     "url": "https://github.com/SALT-NLP/normbank", "row": 2}
     assert norm["rows"] == [2] and norm["split"] == "train"
     assert norm["statement"] == winner["statement"]
 

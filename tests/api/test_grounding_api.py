@@ -28,7 +28,8 @@ def test_search_finds_norms_by_free_text_with_filters(client):
     assert body["mode"] == "hybrid" and len(body["results"]) == 3
     assert any("in Japan" in hit["statement"] for hit in body["results"])
     hit = body["results"][0]
-    assert set(hit) == {"id", "text", "statement", "label", "setting", "behavior", "score", "source"}
+    assert set(hit) == {"id", "text", "statement", "label", "agreement", "setting", "behavior", "score", "source"}
+    assert hit["source"]["url"] == "https://github.com/SALT-NLP/normbank" and hit["agreement"] is None
     filtered = ok(client.get("/v1/search", params={"q": "alcohol", "setting": "bar", "label": "taboo", "k": 5}))
     assert filtered["results"] and all(h["setting"] == "bar" and h["label"] == "taboo" for h in filtered["results"])
     lexical = ok(client.get("/v1/search", params={"q": "alcohol", "mode": "lexical", "k": 2}))

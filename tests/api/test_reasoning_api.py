@@ -106,7 +106,8 @@ def test_teen_customer_frame_overrides_the_customer_default(client):
     ]
     assert body["defeaters"] == []  # the drunk frame is not more specific than the teen frame
     assert body["frames"][0]["id"] == teen["id"]  # the winning frame comes first
-    assert teen["source"] == {"name": "normbank-sample", "licence": "CC BY-SA 4.0", "row": 2}
+    assert teen["source"] == {"name": "normbank-sample", "licence": "CC BY-SA 4.0",
+                                                     "url": "https://github.com/SALT-NLP/normbank", "row": 2}
 
 
 # -- 2. an ordinal constraint -------------------------------------------------------------------

@@ -67,11 +67,11 @@ def evaluate(cache, retriever, situations: list[dict]) -> dict:
     out: dict[str, dict[str, list[int]]] = {}
     for i, s in enumerate(situations):
         half = "dev" if i % 2 == 0 else "test"
-        person = s.get("person")
-        verdict = service.judge(cache, JudgeRequest(setting=s["setting"], behavior=s["behavior"], person=person))
+        person = {"person": s["person"]} if s.get("person") else {}
+        verdict = service.judge(cache, JudgeRequest(setting=s["setting"], behavior=s["behavior"], **person))
         status = verdict["status"]  # applies or conditional (ground ranks no other status)
         for with_setting in (False, True):
-            request = GroundRequest(situation=s["situation"], person=person, k=10,
+            request = GroundRequest(situation=s["situation"], k=10, **person,
                                     setting=s["setting"] if with_setting else None)
             norms = service.ground(cache, retriever, request)["norms"]
             rank = next((r for r, n in enumerate(norms, 1) if n["setting"] == verdict["setting"]

@@ -8,7 +8,12 @@ and ingests everything else; `--fold dev` holds out fold 1 and ingests folds 2-4
 sees the test fold. For each held-out situation `/v1/ground` (in process, through the same service
 function the HTTP route calls) is asked with the situation text, and in a second pass with the culture as
 `environment.country`. Reported: recall@1, recall@5 and MRR of the gold norm (the norm the situation was
-written for) for dense only, lexical only, hybrid, and hybrid with context.
+written for) for dense only, lexical only, hybrid, and hybrid with context. `--also FORMAT=PATH` puts
+another corpus in the same bank; reader options follow the path after `;`. Every shared corpus:
+
+    --mixed --also social-chem-101=../shared/data/social-chem-101/social-chem-101.sample.tsv
+            --also moral-stories=../shared/data/moral-stories/moral_stories_dev.jsonl
+            --also "table=../shared/data/ethics-commonsense/cm_test.csv;mapping=examples/mappings/ethics-commonsense.toml"
 """
 
 from __future__ import annotations
@@ -91,7 +96,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--mixed", action="store_true",
                         help="a mixed bank: also load the packaged sample and the NormBank taxonomy (and --also)")
     parser.add_argument("--also", action="append", default=[], metavar="FORMAT=PATH",
-                        help="another corpus in the same bank (repeatable): NormDial among other corpora")
+                        help="another corpus in the same bank (repeatable): NormDial among other corpora; "
+                             "reader options follow the path, e.g. table=cm_test.csv;mapping=map.toml")
     parser.add_argument("--variants", default="dense,lexical,hybrid,hybrid_context",
                         help="comma-separated subset of the four variants to run")
     args = parser.parse_args(argv)
@@ -133,7 +139,8 @@ def main(argv=None) -> dict:
         others = [("normbank", sample_corpus_path()), ("normbank-taxonomy", REPO.parent / "shared" / "data" / "normbank-taxonomy"),
                   *others]
     for format_, path in ([] if reuse else others):
-        run_import(engine=engine, format=format_, path=path)
+        path, *options = str(path).split(";")
+        run_import(engine=engine, format=format_, path=Path(path), options=dict(o.split("=", 1) for o in options))
     ingest_seconds = time.perf_counter() - t0
     cache = FrameCache(engine)
     retriever = Retriever(engine, settings)
