@@ -10,8 +10,11 @@ from fastapi import FastAPI
 import normbank
 from api import errors
 from api.limits import RequestLimits
+from api.imports import ImportJobs
 from api.retrieval import Retriever
-from api.routes import catalog, grounding, health, reasoning
+from api.versioning import DataVersionHeader
+from api.auth import configured_tokens
+from api.routes import bank, catalog, grounding, health, imports as import_routes, reasoning
 from normbank.config import Settings, get_settings
 from schema.engine import make_engine
 from schema.frames import FrameCache
@@ -46,9 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     cache = FrameCache(engine, check_seconds=settings.cache_check_seconds)
     retriever = Retriever(engine, settings)
+    imports = ImportJobs(engine, settings.data_dir, on_committed=cache.invalidate)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        try:
+            imports.recover()
+        except Exception:  # noqa: BLE001 - a database problem at start is reported by /readyz, not fatal
+            log.exception("could not check for interrupted import jobs at start")
         try:
             retriever.start()
         except Exception:  # noqa: BLE001 - a database problem at start is reported by /readyz, not fatal
@@ -58,13 +66,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="normbank", version=normbank.__version__, description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, read_timeout=settings.read_timeout_seconds)
+    app.add_middleware(DataVersionHeader)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, read_timeout=settings.read_timeout_seconds,
+                       upload_limits={"/v1/imports": settings.max_upload_bytes})
     _offline_docs(app)
     app.state.settings = settings
     app.state.engine = engine
     app.state.cache = cache
     app.state.retriever = retriever
+    app.state.imports = imports
+    app.state.write_tokens = configured_tokens(settings.api_token)
     errors.install(app)
-    for module in (reasoning, grounding, catalog, health):
+    for module in (reasoning, grounding, catalog, bank, import_routes, health):
         app.include_router(module.router)
     return app

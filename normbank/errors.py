@@ -68,6 +68,14 @@ class SettingNotFound(NotFound):
     code = "setting_not_found"
 
 
+class SourceNotFound(NotFound):
+    code = "source_not_found"
+
+
+class ImportNotFound(NotFound):
+    code = "import_not_found"
+
+
 class UnknownCorpus(NormbankError):
     code = "unknown_corpus"
 

@@ -14,7 +14,7 @@ from normbank.errors import UnknownCorpus
 from ingest.records import Record
 
 # Reader modules, in the order the docs list them.
-_MODULES = ("normbank", "taxonomy", "normdial")
+_MODULES = ("normbank", "taxonomy", "normdial", "normbank_jsonl")
 
 
 @dataclass(frozen=True)
