@@ -236,9 +236,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     backend = getattr(retriever.encoder, "backend", None)  # the hashing encoder has none
     print(f"building the index ({reason or 'forced'}) with {retriever.encoder.name}"
           + (f" on {backend}" if backend else ""), file=sys.stderr)
+    from schema.build_lock import index_build_lock
     from schema.indexing import build_index
 
-    manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
+    with index_build_lock(engine, retriever.store.root):  # not while a server builds the same index
+        manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
     if args.json:
         _print_json(manifest.to_dict())
     else:
