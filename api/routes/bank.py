@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from api.auth import WriteAccess
 from api.deps import EngineDep
+from api import examples
 from api.models import ErrorResponse, Name
 from ingest.export import export_jsonl, export_normbank_csv, export_sources
 from ingest.removal import remove_source
@@ -28,7 +29,8 @@ class Removal(BaseModel):
 
 
 @router.delete("/sources/{name}", response_model=Removal, summary="Remove a source and everything it brought",
-               responses={**WRITE_ERRORS, 404: {"model": ErrorResponse, "description": "No such source"}})
+               responses={**WRITE_ERRORS, 404: {"model": ErrorResponse, "description": "No such source"},
+                          200: {"content": {"application/json": {"example": examples.REMOVAL}}}})
 def delete_source(name: Annotated[Name, Path()], engine: EngineDep, request: Request, _: WriteAccess) -> Removal:
     """Deletes the source's norms, their rows, examples and full-text documents and its rejected rows in
     one transaction (queued behind a running import); other sources keep their norms and ids. The data

@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 
 from api.auth import WriteAccess
 from api.imports import ImportJobs
+from api import examples
 from api.models import ErrorResponse, Name
 from ingest.archives import is_archive, unpack
 from ingest.readers import READERS, get_reader
@@ -89,7 +90,10 @@ def _prepare(format: str, path: Path) -> Path:
 
 
 @router.post("/imports", status_code=202, response_model=ImportJobOut, summary="Import a corpus (as a job)",
-             responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
+             responses={202: {"content": {"application/json": {"example": {**examples.IMPORT_JOB, "status": "queued",
+                                                                         "progress": {"read": 0}, "report": None,
+                                                                         "started_at": None, "finished_at": None}}}},
+                        401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
                         413: {"model": ErrorResponse, "description": "Over the upload size limit"},
                         422: {"model": ErrorResponse, "description": "Unknown format, or a file its reader refuses"}})
 async def post_import(
@@ -127,14 +131,15 @@ async def post_import(
     return ImportJobOut(**job)
 
 
-@router.get("/imports", response_model=ImportJobsOut, summary="Recent import jobs, newest first")
+@router.get("/imports", response_model=ImportJobsOut, summary="Recent import jobs, newest first",
+            responses={200: {"content": {"application/json": {"example": examples.IMPORT_JOBS}}}})
 def get_imports(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ImportJobsOut:
     data = [ImportJobOut(**j) for j in _jobs(request).recent(limit)]
     return ImportJobsOut(data=data, count=len(data))
 
 
 @router.get("/imports/{job_id}", response_model=ImportJobOut, summary="One import job",
-            responses={404: {"model": ErrorResponse}})
+            responses={404: {"model": ErrorResponse}, 200: {"content": {"application/json": {"example": examples.IMPORT_JOB}}}})
 def get_import(job_id: Annotated[Name, PathParam()], request: Request) -> ImportJobOut:
     """`status` is queued, running, succeeded or failed; `progress.read` counts records read so far (live on
     the server running the job); `report` is, when done, what `normbank ingest --json` prints."""
