@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:  # noqa: BLE001 - a database problem at start is reported by /readyz, not fatal
             log.exception("could not check the vector index at start")
         yield
+        retriever.stop()
         engine.dispose()
 
     app = FastAPI(title="normbank", version=normbank.__version__, description=DESCRIPTION, lifespan=lifespan,

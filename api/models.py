@@ -319,6 +319,8 @@ class GroundRequest(_Model):
     other: Optional[PartyIn] = None
     environment: Facts = Field(default_factory=dict)
     k: int = Field(5, ge=1, le=50, strict=True)
+    include_setting_less: bool = Field(
+        False, description="With a setting: also norms that hold in no particular setting (NormDial, ...).")
 
 
 class GroundedNorm(BaseModel):

@@ -49,6 +49,7 @@ class Retriever:
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._builder: threading.Thread | None = None
+        self._stop = threading.Event()
         self._last_error: str | None = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._stored: tuple[str, dict[str, np.ndarray]] | None = None  # (build, text -> vector) of the index
@@ -102,11 +103,34 @@ class Retriever:
         return self._builder is not None and self._builder.is_alive()
 
     def start(self) -> None:
-        """Called at app start: in `rebuild` mode, bring a stale or missing index up to date."""
+        """Called at app start: in `rebuild` mode, bring a stale or missing index up to date, then keep
+        watching for new data (an import here or in another process) and rebuild in the background as
+        soon as it shows; in every mode but `off`, load the encoder in the background, so that the first
+        free-text request does not wait for it."""
         if self.mode == "rebuild" and self.staleness() is not None:
             self._build_in_background()
         else:
             self._reload(force=True)
+        if self.mode != "off":
+            self._stop.clear()
+            threading.Thread(target=self._watch, name="normbank-index-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        """Called at app shutdown: ends the watcher."""
+        self._stop.set()
+
+    def _watch(self) -> None:
+        try:
+            self.encoder.encode(["warm up"])
+        except Exception:  # noqa: BLE001 - the first request will report it
+            log.exception("could not load the encoder")
+        while self.mode == "rebuild" and not self._stop.wait(max(self._check_seconds, 1.0)):
+            try:
+                if not self.building and self.staleness() is not None:
+                    log.info("new data: rebuilding the vector index in the background")
+                    self._build_in_background()
+            except Exception:  # noqa: BLE001 - e.g. the database is down for a moment; /readyz says so
+                log.debug("index watch failed", exc_info=True)
 
     def wait(self, timeout: float | None = None) -> None:
         if self._builder is not None:

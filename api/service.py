@@ -126,8 +126,15 @@ def query(cache: FrameCache, request: QueryRequest, retriever: Retriever | None 
     }
 
 
+def in_setting(c: grounding.Candidate, setting: str | None, include_setting_less: bool) -> bool:
+    """Whether a candidate passes a request's setting filter: with a setting, that setting's norms, and
+    setting-less norms (NormDial, Social-Chem, ...) only when asked for; without one, everything."""
+    return setting is None or c.setting == setting or (include_setting_less and c.setting is None)
+
+
 def search(cache: FrameCache, retriever: Retriever, q: str, *, setting: str | None = None,
-           label: str | None = None, k: int = 10, mode: str = "hybrid") -> dict[str, Any]:
+           label: str | None = None, k: int = 10, mode: str = "hybrid",
+           include_setting_less: bool = False) -> dict[str, Any]:
     """Norms for a free text, best first (SearchResponse)."""
     linker = linker_for(cache, retriever)
     setting_name = linker.setting(setting) if setting else None
@@ -135,7 +142,7 @@ def search(cache: FrameCache, retriever: Retriever, q: str, *, setting: str | No
     scored = grounding.rank(retriever, q, mode=mode, k=max(grounding.CANDIDATES, k) * widen)
     hits = []
     for c in grounding.load_candidates(cache, scored):
-        if (setting_name and c.setting not in (setting_name, None)) or (label and c.label != label):
+        if not in_setting(c, setting_name, include_setting_less) or (label and c.label != label):
             continue
         hits.append({"id": public_norm_id(c.id), "text": c.text, "statement": c.statement, "label": c.label,
                      "setting": c.setting, "behavior": c.behavior, "score": round(c.score, 6), "source": c.source})
@@ -151,8 +158,7 @@ def ground(cache: FrameCache, retriever: Retriever, request: GroundRequest, *, m
     context = context_of(request, cache, setting_name, linker)
     scored = grounding.rank(retriever, request.situation, mode=mode, k=grounding.CANDIDATES * (3 if setting_name else 1))
     candidates = grounding.load_candidates(cache, scored)
-    if setting_name:
-        candidates = [c for c in candidates if c.setting in (setting_name, None)]
+    candidates = [c for c in candidates if in_setting(c, setting_name, request.include_setting_less)]
     ranked = grounding.apply_context(candidates, cache, context, request.k)
     ask_list = grounding.asks(ranked)
     norms = [{

@@ -26,7 +26,7 @@ from schema.models import (
     Behavior, ConstraintAtom, Dimension, DimensionValue, ImportRun, Norm, NormConstraint, NormExample, NormRow,
     RejectedRow, Role, Setting, SettingBehavior, Source,
 )
-from schema.queries import COMMITTED, REMOVAL, data_version
+from schema.queries import REMOVAL, SUCCEEDED, data_version
 
 EXPORT_FORMAT = "normbank-jsonl"
 EXPORT_VERSION = 1
@@ -54,7 +54,7 @@ def export_sources(conn: Connection, source: str | None = None) -> list[dict[str
     removed_or_last = {}
     first = {}
     for sid, run_id, fmt in conn.execute(select(ImportRun.source_id, ImportRun.id, ImportRun.format)
-                                         .where(ImportRun.status == COMMITTED).order_by(ImportRun.id)):
+                                         .where(ImportRun.status.in_(SUCCEEDED)).order_by(ImportRun.id)):
         first.setdefault(sid, run_id)
         removed_or_last[sid] = fmt
     rows = conn.execute(select(Source)).mappings().all()

@@ -27,7 +27,7 @@ from ingest.records import ImportReport
 from normbank.errors import CorpusNotFound
 from ingest.worker import normalised, normalised_in_worker, use_worker
 from schema.models import ImportRun, Source
-from schema.queries import COMMITTED, load_scales
+from schema.queries import COMMITTED, UNCHANGED, load_scales
 
 BATCH_SIZE = 5000
 _IMPORT_LOCK = 0x6E6F726D  # pg_advisory_xact_lock key shared by every import ("norm")
@@ -119,8 +119,11 @@ def _load(conn: Connection, raw: Any, reader: Reader, path: Path, report: Import
         report.loaded = inserted["norm"]
         report.duplicates = report.read - report.rejected - report.loaded
     report.seconds = time.perf_counter() - started
+    # A run that added nothing (a re-import) is kept as `unchanged`: the data version, and with it every
+    # cache and the vector index, stays as it was.
     conn.execute(update(ImportRun).where(ImportRun.id == run_id).values(
-        status=COMMITTED, finished_at=_now(), read=report.read, loaded=report.loaded, duplicates=report.duplicates,
+        status=COMMITTED if any(inserted.values()) else UNCHANGED,
+        finished_at=_now(), read=report.read, loaded=report.loaded, duplicates=report.duplicates,
         rejected=report.rejected, seconds=report.seconds,
     ))
     return run_id

@@ -241,10 +241,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     with index_build_lock(engine, retriever.store.root):  # not while a server builds the same index
         manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
-    if args.json:
-        _print_json(manifest.to_dict())
+    if args.json:  # texts: distinct texts in the index; embedded: those computed by this build
+        _print_json({**manifest.to_dict(), "texts": manifest.distinct_texts})
     else:
-        print(f"index {manifest.build}: {manifest.distinct_texts} distinct texts embedded in {manifest.embed_seconds:.1f}s, "
+        print(f"index {manifest.build}: {manifest.distinct_texts} distinct texts, {manifest.embedded} embedded "
+              f"in {manifest.embed_seconds:.1f}s (the rest kept from earlier builds), "
               f"indexed in {manifest.index_seconds:.1f}s, {manifest.bytes_on_disk / 1e6:.1f} MB; "
               + ", ".join(f"{k} {v}" for k, v in manifest.collections.items()))
     return 0

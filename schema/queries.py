@@ -13,21 +13,25 @@ from schema.models import (
 )
 
 COMMITTED = "committed"
+UNCHANGED = "unchanged"  # committed, but the run added nothing: the data version stays
 REMOVAL = "removal"  # the format of the run that records a source's removal (committed: it moves the data version)
 
 
 def data_version(conn: Connection) -> int:
-    """Changes whenever an import commits: caches and vector indexes are stamped with it."""
+    """Changes whenever an import commits something new: caches and vector indexes are stamped with it."""
     value = conn.execute(
         select(func.max(ImportRun.id)).where(ImportRun.status == COMMITTED)
     ).scalar()
     return int(value or 0)
 
 
+SUCCEEDED = (COMMITTED, UNCHANGED)  # the statuses of runs that committed (whether or not they added anything)
+
+
 def _last_runs(conn: Connection) -> dict[int, str]:
-    """Each source's last committed run's format (REMOVAL for a removed source)."""
+    """Each source's last successful run's format (REMOVAL for a removed source)."""
     last = (select(ImportRun.source_id, func.max(ImportRun.id).label("id"))
-            .where(ImportRun.status == COMMITTED).group_by(ImportRun.source_id).subquery())
+            .where(ImportRun.status.in_(SUCCEEDED)).group_by(ImportRun.source_id).subquery())
     return dict(conn.execute(select(ImportRun.source_id, ImportRun.format).join(last, last.c.id == ImportRun.id)).all())
 
 
@@ -36,7 +40,8 @@ def live_source_id(conn: Connection, name: str) -> int | None:
     source_id = conn.execute(select(Source.id).where(Source.name == name)).scalar()
     if source_id is None:
         return None
-    last = conn.execute(select(ImportRun.format).where(ImportRun.source_id == source_id, ImportRun.status == COMMITTED)
+    last = conn.execute(select(ImportRun.format).where(ImportRun.source_id == source_id,
+                                                       ImportRun.status.in_(SUCCEEDED))
                         .order_by(ImportRun.id.desc()).limit(1)).scalar()
     return None if last == REMOVAL else source_id
 

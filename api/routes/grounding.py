@@ -24,14 +24,17 @@ def get_search(
     cache: CacheDep,
     retriever: RetrieverDep,
     q: Annotated[Text(2000), Query(description="Free text, e.g. 'tipping in Japan'")],
-    setting: Annotated[Optional[Name], Query(description="Only norms of this setting (free text is linked)")] = None,
+    setting: Annotated[Optional[Name], Query(description="Only norms of this setting (free text is linked); see include_setting_less")] = None,
     label: Annotated[Optional[LabelName], Query()] = None,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Annotated[Literal["hybrid", "dense", "lexical"], Query(description="Which retrievers to use")] = "hybrid",
+    include_setting_less: Annotated[bool, Query(
+        description="With a setting: also norms that hold in no particular setting")] = False,
 ) -> Response:
     """Dense (sentence embeddings) and lexical (the database's full-text search) retrieval fused by
     standardised score; no context, so no frame is excluded."""
-    return json_response(service.search(cache, retriever, q, setting=setting, label=label, k=k, mode=mode))
+    return json_response(service.search(cache, retriever, q, setting=setting, label=label, k=k, mode=mode,
+                                        include_setting_less=include_setting_less))
 
 
 @router.post("/ground", response_model=GroundResponse, summary="Norms for a situation, ready for a prompt",

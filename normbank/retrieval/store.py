@@ -31,6 +31,7 @@ import numpy as np
 
 from normbank.errors import IndexNotReady, InvalidInput
 from normbank.retrieval.encoder import Encoder
+from normbank.retrieval.vector_cache import VectorCache
 from normbank.retrieval.vectors import EXACT_BELOW, VectorIndex
 
 log = logging.getLogger("normbank.retrieval")
@@ -41,6 +42,7 @@ CURRENT_TMP = "CURRENT.tmp"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 PARTIAL_PREFIX = ".partial-"
+VECTOR_CACHE = "vectors"  # the folder of the vectors kept between builds (vector_cache.py)
 PARTIAL_MAX_AGE_SECONDS = 24 * 3600  # longer than any build takes; younger ones may still be in progress
 _BUILD_NAME = re.compile(r"build-\d{8}T\d{12}Z-[0-9a-f]{8}")
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")  # it becomes a file name
@@ -61,6 +63,7 @@ class Manifest:
     bytes_on_disk: int  # the vector and id files
     built_at: str
     query_maps: tuple[str, ...] = ()  # collections whose queries go through a learned map (adapter.py)
+    embedded: int | None = None  # texts this build computed (the rest came from the vector cache)
     format: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,8 +78,8 @@ class Manifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ValueError(f"not a format-{FORMAT_VERSION} index manifest")
         # Keys it does not know are ignored: older builds also recorded the encoder's precision.
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name != "query_maps"},
-                   query_maps=tuple(data.get("query_maps", ())))
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name not in ("query_maps", "embedded")},
+                   query_maps=tuple(data.get("query_maps", ())), embedded=data.get("embedded"))
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,8 @@ class IndexStore:
             if not _COLLECTION_NAME.fullmatch(name):
                 raise InvalidInput(f"bad collection name {name!r}: letters, digits, '_' and '-' only")
         started = time.perf_counter()
-        layout, vectors, distinct = _embed(collections, encoder, progress)
+        cache = VectorCache(self.root / VECTOR_CACHE, encoder)
+        layout, vectors, embedded = _embed(collections, encoder, progress, cache)
         embed_seconds = time.perf_counter() - started
 
         now = datetime.now(timezone.utc)
@@ -158,7 +162,8 @@ class IndexStore:
                 dimension=encoder.dimension,
                 stamp=_plain(stamp),
                 collections=counts,
-                distinct_texts=distinct,
+                distinct_texts=len(vectors),
+                embedded=embedded,
                 embed_seconds=round(embed_seconds, 3),
                 index_seconds=round(index_seconds, 3),
                 bytes_on_disk=sum(path.stat().st_size for path in written),
@@ -170,8 +175,8 @@ class IndexStore:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         log.info(
-            "index build %s: %d distinct texts embedded in %.1fs with %s, %s indexed in %.1fs, %d bytes",
-            build_name, distinct, embed_seconds, encoder.name, manifest.collections, index_seconds,
+            "index build %s: %d distinct texts (%d embedded, the rest cached) in %.1fs with %s, %s indexed in %.1fs, %d bytes",
+            build_name, len(vectors), embedded, embed_seconds, encoder.name, manifest.collections, index_seconds,
             manifest.bytes_on_disk,
         )
         return manifest
@@ -328,10 +333,10 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _embed(collections: Mapping[str, Sequence[tuple[int, str]]], encoder: Encoder,
-           progress: bool) -> tuple[dict[str, tuple[list[int], list[int]]], np.ndarray, int]:
-    """Embed each distinct text once; returns collection -> (ids, rows in the matrix), the matrix and
-    the number of distinct texts."""
+def _embed(collections: Mapping[str, Sequence[tuple[int, str]]], encoder: Encoder, progress: bool,
+           cache: VectorCache) -> tuple[dict[str, tuple[list[int], list[int]]], np.ndarray, int]:
+    """Embed each distinct text once, and only those the cache does not hold; returns collection -> (ids,
+    rows in the matrix), the matrix and the number of texts embedded."""
     texts: dict[str, int] = {}  # distinct text -> its row in the embedding matrix
     layout: dict[str, tuple[list[int], list[int]]] = {}
     for name, pairs in collections.items():
@@ -339,13 +344,17 @@ def _embed(collections: Mapping[str, Sequence[tuple[int, str]]], encoder: Encode
         for item_id, text in pairs:
             ids.append(item_id)
             rows.append(texts.setdefault(text, len(texts)))
-    if texts:
-        vectors = np.asarray(encoder.encode(list(texts), progress=progress), dtype=np.float32)
-    else:
-        vectors = np.zeros((0, encoder.dimension), dtype=np.float32)
-    if vectors.shape != (len(texts), encoder.dimension):
+    known = cache.load()
+    missing = [text for text in texts if text not in known]
+    fresh = np.asarray(encoder.encode(missing, progress=progress), dtype=np.float32) if missing else None
+    if missing and fresh.shape != (len(missing), encoder.dimension):
         raise IndexNotReady(
-            f"encoder {encoder.name} returned shape {vectors.shape} for {len(texts)} texts "
+            f"encoder {encoder.name} returned shape {fresh.shape} for {len(missing)} texts "
             f"of dimension {encoder.dimension}"
         )
-    return layout, vectors, len(texts)
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    fresh_row = {text: i for i, text in enumerate(missing)}
+    for text, row in texts.items():
+        vectors[row] = fresh[fresh_row[text]] if text in fresh_row else known[text]
+    cache.save(list(texts), vectors)
+    return layout, vectors, len(missing)

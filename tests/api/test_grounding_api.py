@@ -9,6 +9,7 @@ import numpy as np
 
 from fastapi.testclient import TestClient
 
+import normbank.cli
 from api.app import create_app
 from ingest.pipeline import run_import
 from normbank.linking import link
@@ -89,6 +90,26 @@ def test_a_setting_that_links_to_nothing_is_a_404_saying_so(client):
     assert "links to no setting" in response.json()["error"]["message"]
 
 
+def test_a_setting_means_that_settings_norms_unless_setting_less_ones_are_asked_for(engine, database_url, tmp_path):
+    run_import(engine=engine, format="normbank", path=normbank.cli.sample_corpus_path(), source="normbank-sample")
+    run_import(engine=engine, format="normdial", path=NORMDIAL)  # norms of no setting
+    app = create_app(app_settings(database_url, tmp_path))
+    with TestClient(app) as client:
+        app.state.retriever.wait()
+        situation = {"situation": "greeting someone and saying thank you at dinner", "setting": "restaurant", "k": 20}
+        only = ok(client.post("/v1/ground", json=situation))
+        assert only["norms"] and {n["setting"] for n in only["norms"]} == {"restaurant"}
+        both = ok(client.post("/v1/ground", json={**situation, "include_setting_less": True}))
+        assert None in {n["setting"] for n in both["norms"]}
+        free = ok(client.post("/v1/ground", json={k: v for k, v in situation.items() if k != "setting"}))
+        assert None in {n["setting"] for n in free["norms"]}
+        params = {"q": "greeting and thanks", "setting": "restaurant", "k": 20}
+        hits = ok(client.get("/v1/search", params=params))["results"]
+        assert hits and {h["setting"] for h in hits} == {"restaurant"}
+        hits = ok(client.get("/v1/search", params={**params, "include_setting_less": "true"}))["results"]
+        assert None in {h["setting"] for h in hits}
+
+
 def test_readyz_reports_the_index_and_a_stale_one_is_rebuilt(engine, database_url, tmp_path):
     run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
     app = create_app(app_settings(database_url, tmp_path))
@@ -109,6 +130,30 @@ def test_readyz_reports_the_index_and_a_stale_one_is_rebuilt(engine, database_ur
         assert second.collections["examples"] > 0 and "norm_prototypes" in second.collections
         body = ok(client.get("/v1/search", params={"q": "apology", "k": 3}))
         assert body["results"]
+
+
+def test_in_rebuild_mode_new_data_is_indexed_in_the_background_without_a_request(engine, database_url, tmp_path):
+    import time
+
+    run_import(engine=engine, format="normbank", path=FIXTURES / "normbank" / "noise.csv")
+    app = create_app(app_settings(database_url, tmp_path, cache_check_seconds=0.2))
+    with TestClient(app):
+        retriever = app.state.retriever
+        retriever.wait()
+        first = retriever.store.current_manifest()
+        run_import(engine=engine, format="normdial", path=NORMDIAL)  # as another process would
+        deadline = time.monotonic() + 60
+        while retriever.store.current_manifest().build == first.build and time.monotonic() < deadline:
+            time.sleep(0.1)
+        retriever.wait()
+        second = retriever.store.current_manifest()
+        assert second.build != first.build and retriever.staleness() is None
+        # only NormDial's texts were embedded: the rest came from the first build
+        assert 0 < second.embedded < second.distinct_texts
+        before = second.build
+        run_import(engine=engine, format="normdial", path=NORMDIAL)  # adds nothing: nothing to rebuild
+        time.sleep(1.0)
+        assert retriever.staleness() is None and retriever.store.current_manifest().build == before
 
 
 def test_without_an_index_free_text_falls_back_to_full_text_search(engine, database_url, tmp_path):

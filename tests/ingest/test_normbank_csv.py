@@ -9,7 +9,7 @@ from ingest.pipeline import run_import
 from normbank.cli import sample_corpus_path
 from normbank.errors import MissingColumns
 from schema.models import ConstraintAtom, ImportRun, Norm, NormConstraint, NormRow, RejectedRow, Source
-from schema.queries import stats
+from schema.queries import data_version, stats
 from tests.conftest import FIXTURES
 
 NOISE = FIXTURES / "normbank" / "noise.csv"
@@ -128,14 +128,18 @@ def test_reimport_adds_nothing_and_changes_no_support(engine):
     first = _import(engine)
     with engine.connect() as conn:
         before = stats(conn), dict(conn.execute(select(Norm.id, Norm.support)).all())
+        version_before = data_version(conn)
     second = _import(engine)
     with engine.connect() as conn:
         after = stats(conn), dict(conn.execute(select(Norm.id, Norm.support)).all())
         runs = conn.execute(select(ImportRun.status, ImportRun.loaded).order_by(ImportRun.id)).all()
+        version_after = data_version(conn)
     assert before == after
     assert second.loaded == 0 and second.read == first.read
     assert second.duplicates == first.read - first.rejected
-    assert runs == [("committed", first.loaded), ("committed", 0)]
+    # the re-import is recorded, but leaves the data version (and so every cache and index) as it was
+    assert runs == [("committed", first.loaded), ("unchanged", 0)]
+    assert version_after == version_before
 
 
 def test_norm_ids_are_stable_across_databases_and_reimports(engine, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from normbank.errors import IndexNotReady, InvalidInput
 from normbank.retrieval import vectors as vectors_module
 from normbank.retrieval.encoder import HashingEncoder
-from normbank.retrieval.store import CURRENT, CURRENT_TMP, IndexStore, Manifest, is_stale
+from normbank.retrieval.store import CURRENT, CURRENT_TMP, VECTOR_CACHE, IndexStore, Manifest, is_stale
 
 COLLECTIONS = {
     "settings": [(1, "restaurant"), (2, "hospital"), (3, "library")],
@@ -26,9 +26,9 @@ STAMP = {"data_version": 7, "database": "sqlite:///normbank.db"}
 class CountingEncoder:
     """Wraps the hashing encoder, records every text it is asked for, and can fail on a chosen call."""
 
-    def __init__(self, *, fail_on_call: int | None = None):
+    def __init__(self, *, fail_on_call: int | None = None, name: str | None = None):
         self._inner = HashingEncoder(64)
-        self.name, self.dimension = self._inner.name, self._inner.dimension
+        self.name, self.dimension = name or self._inner.name, self._inner.dimension
         self.texts: list[str] = []
         self.calls = 0
         self.fail_on_call = fail_on_call
@@ -42,7 +42,8 @@ class CountingEncoder:
 
 
 def build_dirs(root):
-    return sorted(p.name for p in root.iterdir() if p.is_dir())
+    """The builds in the store (and what is left of partial ones); not the vectors kept between builds."""
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != VECTOR_CACHE)
 
 
 def test_build_then_load_and_search(tmp_path):
@@ -91,6 +92,25 @@ def test_each_distinct_text_is_embedded_once(tmp_path):
     assert sorted(encoder.texts) == sorted(DISTINCT)
 
 
+def test_a_build_embeds_only_texts_no_earlier_build_embedded(tmp_path):
+    store = IndexStore(tmp_path)
+    first = store.build(COLLECTIONS, HashingEncoder(64), STAMP)
+    assert first.embedded == first.distinct_texts == len(DISTINCT)
+    grown = {**COLLECTIONS, "norms": [*COLLECTIONS["norms"], (99, "a text no build has seen")]}
+    encoder = CountingEncoder()
+    second = store.build(grown, encoder, STAMP)
+    assert encoder.texts == ["a text no build has seen"] and second.embedded == 1
+    assert second.distinct_texts == len(DISTINCT) + 1
+    loaded = store.load()  # the kept vectors are the ones a full build gives
+    fresh = IndexStore(tmp_path / "fresh")
+    fresh.build(grown, CountingEncoder(), STAMP)
+    for name in grown:
+        assert np.array_equal(loaded.collections[name].entries()[1], fresh.load().collections[name].entries()[1])
+    other = CountingEncoder(name="another-model")  # another encoder's vectors are never reused
+    store.build(grown, other, STAMP)
+    assert sorted(other.texts) == sorted({t for pairs in grown.values() for _, t in pairs})
+
+
 def test_staleness_reasons(tmp_path):
     store = IndexStore(tmp_path)
     assert store.is_stale(None, model="hashing-64", stamp=STAMP) == "missing"
@@ -111,8 +131,9 @@ def test_a_crash_while_embedding_leaves_the_previous_build_live(tmp_path):
     store = IndexStore(tmp_path)
     first = store.build(COLLECTIONS, HashingEncoder(64), STAMP)
     before = store.load()
+    grown = {**COLLECTIONS, "norms": [*COLLECTIONS["norms"], (99, "a new text to embed")]}
     with pytest.raises(RuntimeError, match="encoder crashed"):
-        store.build(COLLECTIONS, CountingEncoder(fail_on_call=1), {**STAMP, "data_version": 8})
+        store.build(grown, CountingEncoder(fail_on_call=1), {**STAMP, "data_version": 8})
     assert_only_build_is(tmp_path, store, first, before)
 
 
