@@ -158,12 +158,11 @@ class ImportJobs:
 
     def rejected_csv(self, job_id: str) -> Iterator[bytes]:
         """The rejected rows of a finished job as CSV (row, reason, raw); raises before streaming."""
-        run_id = self.get(job_id)["report"] and self._run_id(job_id)
-        return _rejected_rows(self.engine, run_id)
-
-    def _run_id(self, job_id: str) -> int | None:
         with self.engine.connect() as conn:
-            return conn.execute(select(ImportJob.run_id).where(ImportJob.id == job_id)).scalar()
+            found = conn.execute(select(ImportJob.id, ImportJob.run_id).where(ImportJob.id == job_id)).first()
+        if found is None:
+            raise ImportNotFound(f"no import job {echo(job_id)}", details={"id": job_id[:80]})
+        return _rejected_rows(self.engine, found.run_id)
 
 
 def _rejected_rows(engine: Engine, run_id: int | None) -> Iterator[bytes]:

@@ -113,6 +113,7 @@ def test_bad_uploads_are_refused_with_the_error_envelope(make_client):
     assert_error(post(b"", format="normbank"), 422, "invalid_request")
     assert_error(client.post("/v1/imports", params={"format": "normbank"}, content=b"x"), 401, "unauthorized")
     assert_error(client.get("/v1/imports/nope"), 404, "import_not_found")
+    assert_error(client.get("/v1/imports/nope/rejected"), 404, "import_not_found")
     assert client.get("/v1/imports").json()["count"] == 0
 
 

@@ -2,7 +2,7 @@
 file, query latency before, during and after the HTTP import, and the export rate; prints JSON.
 
     python tests/bench/bench_operations.py [--rows 155423] [--seed 0] [--workdir DIR] [--database sqlite|postgres]
-                                           [--out var/bench/operations.json]
+                                           [--out var/bench/operations.json] [--db-prefix nb_bench_ops]
 
 Both imports go into a fresh database of the chosen kind holding the sample corpus (so queries have
 something to answer before the import): the CLI one with `normbank ingest normbank FILE --json`, the HTTP
@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="postgres")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--db-prefix", default="nb_bench_ops", help="names of the scratch databases (PostgreSQL)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="normbank-bench-ops-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -143,13 +144,13 @@ def main() -> None:
     if not corpus.exists():
         subprocess.run([PY, str(REPO / "tests/bench/generate_normbank.py"), str(corpus), "--rows", str(args.rows),
                         "--seed", str(args.seed)], check=True, capture_output=True)
-    cli_url = _database(args.database, "nb_bench_ops_cli", workdir)
+    cli_url = _database(args.database, f"{args.db_prefix}_cli", workdir)
     _prepared(cli_url)
     started = time.perf_counter()
     cli_report, _rss = run_json([NORMBANK, "ingest", "normbank", str(corpus), "--source", "normbank", "--json",
                                  "--no-progress", "--database", cli_url])
     cli_seconds = time.perf_counter() - started
-    http_url = _database(args.database, "nb_bench_ops_http", workdir)
+    http_url = _database(args.database, f"{args.db_prefix}_http", workdir)
     _prepared(http_url)
     http = http_import(corpus, http_url, workdir / "data")
     assert {k: v for k, v in http["report"].items() if k != "seconds"} == \
