@@ -32,7 +32,8 @@ def bank(engine, database_url, tmp_path):
 
     yield make
     for client in clients:
-        client.__exit__(None, None, None)
+        client.__exit__(None, None, None)  # stops the index watcher; a build it began must not outlive the database
+        client.app.state.retriever.wait(60)
 
 
 def _auth(token: str = TOKEN) -> dict:

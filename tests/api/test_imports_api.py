@@ -38,7 +38,8 @@ def make_client(engine, database_url, tmp_path):
 
     yield make
     for client in clients:
-        client.__exit__(None, None, None)
+        client.__exit__(None, None, None)  # stops the index watcher; a build it began must not outlive the database
+        client.app.state.retriever.wait(60)
 
 
 def finished(client: TestClient, job_id: str, timeout: float = 60) -> dict:
