@@ -1,7 +1,7 @@
 """Free text in, grounded norms out: hybrid retrieval, frame applicability, /v1/search and /v1/ground.
 
-Ranking: dense candidates (norm prototypes: a norm's text moved towards its example situations, one
-FAISS search, the query through the map learned from those situations) and lexical candidates (full-text search over norm documents) are fused by standardised
+Ranking: dense candidates (norm prototypes: a norm's text moved towards its example situations; one
+FAISS search per corpus, the query through the map learned from that corpus's own situations) and lexical candidates (full-text search over norm documents) are fused by standardised
 score (`score_fusion`); then each candidate
 frame is evaluated against the context: FALSE frames drop out, a TRUE frame overridden by a more specific
 TRUE frame gives way to it, and applicable frames rank above conditional ones.
@@ -86,13 +86,13 @@ def rank(retriever: Retriever, text: str, *, mode: str = "hybrid", k: int = CAND
     if mode == "lexical":
         return _lexical(retriever, text, k)[:k]
     if mode == "dense":
-        return retriever.dense(text, "norm_prototypes", k)
+        return retriever.dense_norms(text, k)
     if not retriever.dense_available():  # hybrid without an index: the lexical list, standardised
         return score_fusion([_lexical(retriever, text, k)], [WEIGHTS["lexical"]])[:k]
     # In-memory SQLite holds one database per thread (SingletonThreadPool): search it on this thread.
     aside = not isinstance(retriever.engine.pool, SingletonThreadPool)
     pending = _side().submit(_lexical, retriever, text, k) if aside else None
-    dense = retriever.dense(text, "norm_prototypes", k)  # if it raises, the search finishes unread
+    dense = retriever.dense_norms(text, k)  # if it raises, the search finishes unread
     found = pending.result() if pending is not None else _lexical(retriever, text, k)
     return score_fusion([dense, found], [WEIGHTS["dense"], WEIGHTS["lexical"]])[:k]
 
@@ -207,6 +207,13 @@ def _short(text: str, limit: int = PROMPT_TEXT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _prompt_text(c: Candidate) -> str:
+    """What a prompt line says: the source's text, but a taboo norm's statement. A violation norm's text
+    describes the violating behaviour as if it were allowed ("it is acceptable to leave without thanking"):
+    labelled TABOO it would read as a double negative, while the statement says what is taboo."""
+    return c.statement or c.text if c.label == "taboo" else c.text
+
+
 def prompt(candidates: Sequence[Candidate], ask_list: Sequence[dict], situation: str | None = None) -> str:
     """Compact, prompt-ready text with citations by norm id."""
     if not candidates:
@@ -217,7 +224,7 @@ def prompt(candidates: Sequence[Candidate], ask_list: Sequence[dict], situation:
             when = "applies"
         else:
             when = "applies if " + " and ".join(atom_phrase(a) for a in c.unknown) if c.unknown else "may apply"
-        lines.append(f"- [{public_norm_id(c.id)}] {c.label.upper()} ({when}): {_short(c.text)}")
+        lines.append(f"- [{public_norm_id(c.id)}] {c.label.upper()} ({when}): {_short(_prompt_text(c))}")
         for label, atoms, _ in c.defeaters[:1]:
             lines.append(f"  but {label} if " + " and ".join(atom_phrase(a) for a in atoms))
     if ask_list:

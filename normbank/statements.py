@@ -58,9 +58,26 @@ def when_of(phrases: Iterable[str]) -> str:
     return f" when {conditions}" if conditions else ""
 
 
+_SMALL_WORDS = frozenset({"the", "of", "and"})
+
+
+def place_name(value: str) -> str:
+    """A country as a sentence names it: "china" -> "China", "the united states" -> "the United States"."""
+    words = value.split()
+    return " ".join(w if w in _SMALL_WORDS and i < len(words) - 1 else w[:1].upper() + w[1:] for i, w in enumerate(words))
+
+
+def _is_place(atom: Atom) -> bool:
+    return atom.kind is Kind.ENVIRONMENT and atom.name == "country" and atom.relation is Relation.EQ
+
+
 def when_phrase(atoms: Iterable[Atom]) -> str:
-    """The statement's tail for a conjunction: " when <conditions>", or "" for the empty frame."""
-    return when_of(atom_phrase(a) for a in sorted(atoms, key=condition_order))
+    """The statement's tail for a conjunction: " in China when <conditions>", or "" for the empty frame.
+    The country a frame holds in reads as a place ("in Japan"), the other conditions follow "when"."""
+    ordered = sorted(atoms, key=condition_order)
+    places = [a for a in ordered if _is_place(a)]
+    where = "".join(f" in {place_name(a.value)}" for a in places[:1])
+    return where + when_of(atom_phrase(a) for a in ordered if not places or a is not places[0])
 
 
 _PHRASE_OF_LABEL = {label.value: phrase for label, phrase in LABEL_PHRASE.items()}  # by the plain string

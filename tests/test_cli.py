@@ -104,7 +104,9 @@ def test_index_builds_once_and_reports_up_to_date(capsys, tmp_path, monkeypatch)
     code, out, _ = run(capsys, "index", "--json", "--database", url)
     manifest = json.loads(out)
     assert code == 0 and manifest["model"] == "hashing-384" and manifest["collections"]["norms"] == 281
-    assert manifest["collections"]["norm_prototypes"] == 281 and manifest["stamp"]["data_version"] == 1
+    prototypes = [n for name, n in manifest["collections"].items() if name.startswith("norm_prototypes")]
+    assert prototypes == [281] and manifest["stamp"]["data_version"] == 1  # one corpus: one collection
+    assert manifest["texts"] == manifest["embedded"] > 281  # a first build embeds every text
     assert (tmp_path / "indexes" / "CURRENT").read_text().strip() == manifest["build"]
     code, out, _ = run(capsys, "index", "--database", url)
     assert code == 0 and "up to date" in out

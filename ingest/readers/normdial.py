@@ -28,9 +28,12 @@ row count. The first data row of the fixture's `American/adherence/greeting/clea
                                         "norm_action": "Greet the eldest person first",
                                         "actor": "Daniel: greeter"}),))
 
-The behaviour is the most frequent `Norm Action` of the norm's rows in its file. Chinese dialogues have
-none, so a Chinese row of `Chinese/adherence/apology` yields the behaviour from the norm's short title
-(else from the category, e.g. "respond to compliments") and the Chinese texts as imported::
+The behaviour is what the norm is about, never its category (`choose_behavior`): for an adherence norm the
+most frequent `Norm Action` of its rows in its file; for a violation norm its short title first (the
+violation dialogues' actions often name the behaviour the norm breaks); else a phrase drawn from the norm
+text (`ingest.readers.phrases`: "it is acceptable to not offer thanks ..." -> "not offer thanks"). Chinese
+dialogues have no `Norm Action`, so a Chinese row of `Chinese/adherence/apology` yields the behaviour from
+the norm's short title and the Chinese texts as imported::
 
     NormRecord(row_number=6, ..., behavior="light apologies", label="expected",
                atoms=(Atom(ENVIRONMENT, ENVIRONMENT, "country", EQ, "china"),),
@@ -59,6 +62,7 @@ from typing import Iterator
 from normbank.constraints import Atom, make_atom, normalise_text
 from normbank.errors import CorpusNotFound
 from ingest.readers.csvutil import check_columns, rows
+from ingest.readers.phrases import behavior_phrase
 from ingest.records import Example, NormRecord, Record, Rejected
 
 CORPUS = "normdial"
@@ -101,8 +105,6 @@ POLARITIES: dict[str, tuple[str, str]] = {
     "adherence": ("expected", "adheres"),
     "violation": ("taboo", "violates"),
 }
-# Category folder names that do not read as a behaviour; the others are used as they are.
-CATEGORY_BEHAVIORS = {"respond_compliments": "respond to compliments", "leave": "leave-taking"}
 # A norm text's leading 'Title:' names its behaviour only when it is short; longer text before a colon is
 # a sentence that happens to contain one ("..., including but not limited to the following: ...").
 TITLE_MAX_WORDS = 8
@@ -184,12 +186,31 @@ def actor(dialogue: str) -> str | None:
     return "\n".join(actors) or None
 
 
-def behavior_from_text(rule: str, category: str) -> str:
-    """A short behaviour for a norm without a `Norm Action`: its leading title, else its category."""
+def title_of(rule: str) -> str | None:
+    """The norm text's leading short 'Title:' ("Withholding Thanks: ..."), normalised, or None."""
     match = _TITLE.match(rule)
     if match and len(match.group(1).split()) <= TITLE_MAX_WORDS:
         return normalise_text(match.group(1))
-    return CATEGORY_BEHAVIORS.get(category, category.replace("_", " "))
+    return None
+
+
+def behavior_from_text(rule: str) -> str:
+    """A short behaviour for a norm without a usable `Norm Action`: its leading title, else a phrase drawn
+    from its text ("it is acceptable to not offer thanks ..." -> "not offer thanks ..."); never its category."""
+    return title_of(rule) or behavior_phrase(rule) or normalise_text(rule)
+
+
+def choose_behavior(rule: str, actions: Counter, polarity: str) -> str:
+    """The behaviour of one norm from its rows' `Norm Action`s (normalised, counted) and its text.
+
+    An adherence norm takes its most frequent action (ties: the first seen), else `behavior_from_text`. A
+    violation norm takes its title first: the violation dialogues' `Norm Action` often names the behaviour
+    the norm breaks ("express gratitude" under "Neglecting Gratitude for Favors"), which labelled taboo
+    would say the opposite of the norm; the title names the violating behaviour."""
+    action = actions.most_common(1)[0][0] if actions else None
+    if polarity == "violation":
+        return title_of(rule) or action or behavior_from_text(rule)
+    return action or behavior_from_text(rule)
 
 
 def _normalised_action(action: str) -> str:
@@ -272,7 +293,7 @@ def _file_records(path: Path, file: Path, offset: int) -> tuple[list[Record], in
         actions = Counter(_normalised_action(r.action) for r in norm_rows if r.action)
         actions.pop("", None)
         # most_common keeps first-seen order among equal counts: ties go to the first action seen.
-        behaviors[rule] = actions.most_common(1)[0][0] if actions else behavior_from_text(rule, category)
+        behaviors[rule] = choose_behavior(rule, actions, polarity)
         # cn_Norm never differs between rows of one English norm in the real data; if it did, the first wins.
         rule_zh = next((r.rule_text_zh for r in norm_rows if r.rule_text_zh), None)
         extras[rule] = {"rule_text_zh": rule_zh} if rule_zh else None

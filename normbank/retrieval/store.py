@@ -22,7 +22,7 @@ import secrets
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -64,6 +64,7 @@ class Manifest:
     built_at: str
     query_maps: tuple[str, ...] = ()  # collections whose queries go through a learned map (adapter.py)
     embedded: int | None = None  # texts this build computed (the rest came from the vector cache)
+    score_offsets: dict[str, float] = field(default_factory=dict)  # subtracted from a collection's scores
     format: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,8 +79,10 @@ class Manifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ValueError(f"not a format-{FORMAT_VERSION} index manifest")
         # Keys it does not know are ignored: older builds also recorded the encoder's precision.
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name not in ("query_maps", "embedded")},
-                   query_maps=tuple(data.get("query_maps", ())), embedded=data.get("embedded"))
+        optional = ("query_maps", "embedded", "score_offsets")
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name not in optional},
+                   query_maps=tuple(data.get("query_maps", ())), embedded=data.get("embedded"),
+                   score_offsets=dict(data.get("score_offsets", {})))
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ class IndexStore:
         partial.mkdir()
         try:
             started = time.perf_counter()
-            counts, query_maps, written = self._write_collections(partial, layout, vectors, derive)
+            counts, query_maps, offsets, written = self._write_collections(partial, layout, vectors, derive)
             index_seconds = time.perf_counter() - started
             manifest = Manifest(
                 build=build_name,
@@ -169,6 +172,7 @@ class IndexStore:
                 bytes_on_disk=sum(path.stat().st_size for path in written),
                 built_at=now.isoformat(timespec="seconds"),
                 query_maps=tuple(query_maps),
+                score_offsets=offsets,
             )
             self._publish(partial, build_name, manifest, written)
         except BaseException:
@@ -182,7 +186,7 @@ class IndexStore:
         return manifest
 
     def _write_collections(self, partial: Path, layout: dict[str, tuple[list[int], list[int]]],
-                           vectors: np.ndarray, derive: Callable | None) -> tuple[dict[str, int], list[str], list[Path]]:
+                           vectors: np.ndarray, derive: Callable | None) -> tuple[dict, list, dict, list[Path]]:
         """Index and save every collection (and the derived ones) under `partial`."""
         written: list[Path] = []
         counts: dict[str, int] = {}
@@ -191,18 +195,20 @@ class IndexStore:
             written += index.save(partial / name)
             counts[name] = len(ids)
         derived = derive(lambda name: (layout[name][0], vectors[layout[name][1]])) if derive else {}
-        query_maps = []
-        for name, (ids, derived_vectors, *query_map) in derived.items():
+        query_maps, offsets = [], {}
+        for name, (ids, derived_vectors, *extra) in derived.items():
             if not _COLLECTION_NAME.fullmatch(name) or name in layout:
                 raise InvalidInput(f"bad derived collection name {name!r}")
-            query_map = query_map[0] if query_map else None
+            query_map = extra[0] if extra else None
+            if len(extra) > 1 and extra[1]:
+                offsets[name] = round(float(extra[1]), 6)
             index = VectorIndex.build(np.asarray(derived_vectors, dtype=np.float32), list(ids),
                                       exact_below=self.exact_below, query_map=query_map)
             written += index.save(partial / name)
             counts[name] = len(ids)
             if query_map is not None:
                 query_maps.append(name)
-        return counts, query_maps, written
+        return counts, query_maps, offsets, written
 
     def _publish(self, partial: Path, build_name: str, manifest: Manifest, written: list[Path]) -> None:
         """Make the finished build durable, then switch CURRENT to it atomically."""

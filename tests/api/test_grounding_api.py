@@ -26,7 +26,7 @@ def ok(response):
 def test_search_finds_norms_by_free_text_with_filters(client):
     body = ok(client.get("/v1/search", params={"q": "tip in japan", "k": 3}))
     assert body["mode"] == "hybrid" and len(body["results"]) == 3
-    assert any("japan" in hit["statement"] for hit in body["results"])
+    assert any("in Japan" in hit["statement"] for hit in body["results"])
     hit = body["results"][0]
     assert set(hit) == {"id", "text", "statement", "label", "setting", "behavior", "score", "source"}
     filtered = ok(client.get("/v1/search", params={"q": "alcohol", "setting": "bar", "label": "taboo", "k": 5}))
@@ -127,7 +127,8 @@ def test_readyz_reports_the_index_and_a_stale_one_is_rebuilt(engine, database_ur
         retriever.wait()
         second = retriever.store.current_manifest()
         assert second.build != first.build and retriever.staleness() is None
-        assert second.collections["examples"] > 0 and "norm_prototypes" in second.collections
+        assert second.collections["examples"] > 0
+        assert sum(name.startswith("norm_prototypes") for name in second.collections) == 2  # one per corpus
         body = ok(client.get("/v1/search", params={"q": "apology", "k": 3}))
         assert body["results"]
 
@@ -204,8 +205,9 @@ def test_real_normdial_examples_teach_the_dense_side_a_query_map(engine, databas
     with TestClient(app) as client:
         retriever = app.state.retriever
         retriever.rebuild()
-        assert retriever.store.current_manifest().query_maps == ("norm_prototypes",)
-        mapped = retriever.indexes().collections["norm_prototypes"]
+        (name,) = retriever.store.current_manifest().query_maps  # one corpus, one map
+        assert name.startswith("norm_prototypes")
+        mapped = retriever.indexes().collections[name]
         plain = type(mapped)(mapped._index, mapped._ids, mapped._offsets)  # the same vectors, no map
         with engine.connect() as conn:
             examples = conn.execute(select(NormExample.norm_id, NormExample.situation)).all()[::5]
@@ -270,7 +272,7 @@ def test_hybrid_ranking_searches_full_text_while_the_query_is_encoded(client, mo
     fused = grounding.rank(retriever, text, k=20)
     assert threads == [threads[0]] and threads[0].startswith("normbank-lexical")
     # the same fusion as one list after the other
-    expected = score_fusion([retriever.dense(text, "norm_prototypes", 20), grounding._lexical(retriever, text, 20)],
+    expected = score_fusion([retriever.dense_norms(text, 20), grounding._lexical(retriever, text, 20)],
                             [grounding.WEIGHTS["dense"], grounding.WEIGHTS["lexical"]])[:20]
     assert fused and fused == expected
     # a failure on the dense side is the caller's error, not lost on the other thread
@@ -278,7 +280,7 @@ def test_hybrid_ranking_searches_full_text_while_the_query_is_encoded(client, mo
     def broken(*args, **kwargs):
         raise RuntimeError("encoder crashed")
 
-    monkeypatch.setattr(retriever, "dense", broken)
+    monkeypatch.setattr(retriever, "dense_norms", broken)
     with pytest.raises(RuntimeError, match="encoder crashed"):
         grounding.rank(retriever, text, k=20)
 
@@ -300,7 +302,7 @@ def test_hybrid_ranking_on_in_memory_sqlite_searches_on_the_calling_thread():
         return [(2, "norm", 3.0), (3, "norm", 1.0)]
 
     retriever = SimpleNamespace(engine=make_engine("sqlite://"), dense_available=lambda: True,
-                                dense=lambda text, collection, k: [(1, 0.9), (2, 0.5)], lexical=lexical)
+                                dense_norms=lambda text, k: [(1, 0.9), (2, 0.5)], lexical=lexical)
     ranked = grounding.rank(retriever, "anything", k=3)
     assert threads == [threading.current_thread().name]
     assert ranked == score_fusion([[(1, 0.9), (2, 0.5)], [(2, 3.0), (3, 1.0)]], [1.0, 1.0])[:3]

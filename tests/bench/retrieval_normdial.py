@@ -1,7 +1,7 @@
 """Retrieval quality on held-out NormDial situations, as JSON.
 
     python tests/bench/retrieval_normdial.py [--normdial ../shared/data/normdial] [--fold test|dev] [--model NAME]
-                                             [--backend torch|onnx|onnx-int8]
+                                             [--backend torch|onnx|onnx-int8] [--mixed] [--also FORMAT=PATH ...]
 
 Situations are split into five folds by a hash of their text. `--fold test` (the default) holds out fold 0
 and ingests everything else; `--fold dev` holds out fold 1 and ingests folds 2-4 only, so tuning never
@@ -88,6 +88,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the database and index a previous run left in --workdir (same --fold)")
+    parser.add_argument("--mixed", action="store_true",
+                        help="a mixed bank: also load the packaged sample and the NormBank taxonomy (and --also)")
+    parser.add_argument("--also", action="append", default=[], metavar="FORMAT=PATH",
+                        help="another corpus in the same bank (repeatable): NormDial among other corpora")
     parser.add_argument("--variants", default="dense,lexical,hybrid,hybrid_context",
                         help="comma-separated subset of the four variants to run")
     args = parser.parse_args(argv)
@@ -123,6 +127,13 @@ def main(argv=None) -> dict:
     upgrade(engine)
     t0 = time.perf_counter()
     report_ingest = None if reuse else run_import(engine=engine, format="normdial", path=corpus)
+    others = [(f, Path(p)) for f, p in (spec.split("=", 1) for spec in args.also)]
+    if args.mixed:
+        from normbank.cli import sample_corpus_path
+        others = [("normbank", sample_corpus_path()), ("normbank-taxonomy", REPO.parent / "shared" / "data" / "normbank-taxonomy"),
+                  *others]
+    for format_, path in ([] if reuse else others):
+        run_import(engine=engine, format=format_, path=path)
     ingest_seconds = time.perf_counter() - t0
     cache = FrameCache(engine)
     retriever = Retriever(engine, settings)
@@ -184,6 +195,7 @@ def main(argv=None) -> dict:
         "held_out_situations": len(held),
         "held_out_without_gold_in_bank": missing_gold,
         "reused": reuse,
+        "other_corpora": [f"{f}={p}" for f, p in others],
         "ingested": report_ingest.to_json() if report_ingest else None,
         "ingest_seconds": None if reuse else round(ingest_seconds, 2),
         "index": {"seconds": None if index_seconds is None else round(index_seconds, 2), "distinct_texts": manifest.distinct_texts,

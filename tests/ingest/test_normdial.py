@@ -45,9 +45,12 @@ NORMS = {
     ELDERS: ("American", "greeting", "expected", "greet the eldest person first", "the united states", [1, 4], None),
     CASUAL: ("American", "greeting", "expected", "greet colleagues casually by first name", "the united states", [2],
              None),
-    IGNORING: ("American", "greeting", "taboo", "ignore the elders when greeting", "the united states", [5], None),
+    # a violation norm takes its title: violation dialogues' actions may name the behaviour the norm breaks
+    IGNORING: ("American", "greeting", "taboo", "ignoring elders", "the united states", [5], None),
     LIGHT: ("Chinese", "apology", "expected", "light apologies", "china", [6, 7], {"rule_text_zh": LIGHT_ZH}),
-    SILENT: ("Chinese", "apology", "taboo", "apology", "china", [8], {"rule_text_zh": SILENT_ZH}),
+    # no action, no title: a phrase from the text, never the category
+    SILENT: ("Chinese", "apology", "taboo", "say nothing and act as if nothing happened, without any apology", "china",
+             [8], {"rule_text_zh": SILENT_ZH}),
 }
 # row number -> (polarity, situation, extra, first line of the dialogue)
 EXAMPLES = {
@@ -120,7 +123,8 @@ def test_fixture_loads_each_norm_once_with_its_support_and_country(engine):
             assert norm.support == len(rows) and norm.row_number == rows[0]
             assert norm.extra == extra
             assert norm.constraints == f"country is '{country}'"
-            assert norm.statement == f'"{behavior}" is {label} when the country is \'{country}\'.'
+            place = {"china": "China", "the united states": "the United States"}[country]
+            assert norm.statement == f'"{behavior}" is {label} in {place}.'
             atoms = conn.execute(
                 select(ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name, ConstraintAtom.relation,
                        ConstraintAtom.value)
@@ -223,22 +227,36 @@ def test_behaviour_is_the_most_frequent_action_first_seen_on_ties(tmp_path):
     behaviours = {r.row_number: (r.behavior, r.label) for r in records if isinstance(r, NormRecord)}
     assert behaviours == {
         1: ("sneak out", "taboo"), 2: ("sneak out", "taboo"), 3: ("sneak out", "taboo"),
-        4: ("wave once", "taboo"), 5: ("wave once", "taboo"), 6: ("leave-taking", "taboo"),
+        4: ("wave once", "taboo"), 5: ("wave once", "taboo"), 6: ("no action norm", "taboo"),
     }
     assert {r.row_number: r.reason for r in records if isinstance(r, Rejected)} == {
         7: "empty norm text", 8: "row has 2 fields, the header has 4",
     }
 
 
-@pytest.mark.parametrize("text, category, behaviour", [
-    ("Formal Greetings: In a formal setting, greet the eldest first.", "greeting", "formal greetings"),
+@pytest.mark.parametrize("text, behaviour", [
+    ("Formal Greetings: In a formal setting, greet the eldest first.", "formal greetings"),  # a short title
     ("In a situation where a major offense has been committed, it is obligatory to use stronger words, "
-     "including but not limited to the following: 对不起", "apology", "apology"),  # more than 8 words: a sentence
-    ("Respond modestly. Verbal evidence: 哪里哪里", "respond_compliments", "respond to compliments"),
-    ("Say goodbye to each guest.", "leave", "leave-taking"),
+     "including but not limited to the following: 对不起", "use stronger words"),  # more than 8 words: a sentence
+    ("Respond modestly. Verbal evidence: 哪里哪里", "respond modestly"),
+    ("Say goodbye to each guest.", "say goodbye to each guest"),
+    ("In a formal or professional setting or with people of a higher status, it is acceptable to not offer thanks "
+     "or show gratitude when a lower status person is talking to a higher status person.", "not offer thanks"),
+    ("When leaving a social gathering, it is acceptable to leave without thanking the host or acknowledging their "
+     "hospitality. It is not necessary to say \"谢谢你的招待\".", "leave without thanking the host or acknowledging their hospitality"),
+    ("When receiving a gift, it is impolite to express thanks or to only say \"谢谢\".", "not express thanks"),  # disapproval
+    ("It is not customary to criticize someone you do not know well, especially in public.",
+     "not criticize someone you do not know well"),
+    ("In a restaurant, one can ignore the waiter or waitress, be rude or impolite.",
+     "ignore the waiter or waitress, be rude or impolite"),
+    ("Making requests without providing context or explanation is acceptable.",
+     "making requests without providing context or explanation"),
+    ("In American culture, the norm involves abruptly leaving without offering any goodbye.",
+     "abruptly leaving without offering any goodbye"),
+    ("When receiving a gift, it is polite to express thanks by saying \"谢谢\" and then following up.", "express thanks"),
 ])
-def test_behaviour_from_norm_text(text, category, behaviour):
-    assert behavior_from_text(text, category) == behaviour
+def test_behaviour_from_norm_text(text, behaviour):
+    assert behavior_from_text(text) == behaviour
 
 
 def test_text_helpers():
