@@ -10,9 +10,12 @@ from fastapi import FastAPI
 import normbank
 from api import errors, web
 from api.limits import RequestLimits
+from api.imports import ImportJobs
 from api.models import ErrorResponse
 from api.retrieval import Retriever
-from api.routes import catalog, grounding, health, reasoning
+from api.versioning import DataVersionHeader
+from api.auth import configured_tokens
+from api.routes import bank, catalog, grounding, health, imports as import_routes, reasoning
 from normbank.config import Settings, get_settings
 from schema.engine import make_engine
 from schema.frames import FrameCache
@@ -47,9 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     cache = FrameCache(engine, check_seconds=settings.cache_check_seconds)
     retriever = Retriever(engine, settings)
+    imports = ImportJobs(engine, settings.data_dir, on_committed=cache.invalidate)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        try:
+            imports.recover()
+        except Exception:  # noqa: BLE001 - a database problem at start is reported by /readyz, not fatal
+            log.exception("could not check for interrupted import jobs at start")
         try:
             retriever.start()
         except Exception:  # noqa: BLE001 - a database problem at start is reported by /readyz, not fatal
@@ -60,14 +68,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="normbank", version=normbank.__version__, description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, read_timeout=settings.read_timeout_seconds)
+    app.add_middleware(DataVersionHeader)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, read_timeout=settings.read_timeout_seconds,
+                       upload_limits={"/v1/imports": settings.max_upload_bytes})
     _offline_docs(app)
     app.state.settings = settings
     app.state.engine = engine
     app.state.cache = cache
     app.state.retriever = retriever
+    app.state.imports = imports
+    app.state.write_tokens = configured_tokens(settings.api_token)
     errors.install(app)
-    for module in (reasoning, grounding, catalog):
+    for module in (reasoning, grounding, catalog, bank, import_routes):
         app.include_router(module.router, responses=_COMMON_RESPONSES[module.__name__])
     app.include_router(health.router)
     web.install(app)  # the explorer's pages at / (api/web)
@@ -84,4 +96,5 @@ _UNAVAILABLE = {503: _error("The database cannot be reached (`database_unavailab
 _BODY = {413: _error("The body is larger than NORMBANK_MAX_BODY_BYTES (`body_too_large`)"),
          408: _error("The body arrived slower than NORMBANK_READ_TIMEOUT_SECONDS allows (`request_timeout`)")}
 _COMMON_RESPONSES = {reasoning.__name__: {**_UNAVAILABLE, **_BODY}, grounding.__name__: {**_UNAVAILABLE, **_BODY},
-                     catalog.__name__: _UNAVAILABLE}
+                     catalog.__name__: _UNAVAILABLE, bank.__name__: {**_UNAVAILABLE, **_BODY},
+                     import_routes.__name__: {**_UNAVAILABLE, **_BODY}}

@@ -36,17 +36,21 @@ async def _refuse(send: Send, refused: _Refused) -> None:
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, read_timeout: float):
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, read_timeout: float,
+                 upload_limits: dict[str, int] | None = None):
+        """`upload_limits`: paths that take uploads (POST) -> their own body limit."""
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.upload_limits = upload_limits or {}
         self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        too_large = _Refused(413, "body_too_large", f"the request body is larger than {self.max_body_bytes} bytes")
+        limit = self.upload_limits.get(scope["path"], self.max_body_bytes) if scope["method"] == "POST" else self.max_body_bytes
+        too_large = _Refused(413, "body_too_large", f"the request body is larger than {limit} bytes")
         length = dict(scope.get("headers", ())).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_body_bytes:
+        if length.isdigit() and int(length) > limit:
             return await _refuse(send, too_large)
         received = 0
         started = False
@@ -60,7 +64,7 @@ class RequestLimits:
                                f"the request body did not arrive within {self.read_timeout:g} seconds") from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise too_large
             return message
 

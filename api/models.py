@@ -268,6 +268,14 @@ class LastImport(BaseModel):
     error: Optional[str] = None
 
 
+class SourceRun(LastImport):
+    """One run in a source's history: an import (committed or failed) or its removal."""
+
+    id: int
+    kind: Literal["import", "removal"]
+    started_at: Optional[str] = None
+
+
 class SourceOut(BaseModel):
     name: str
     format: str
@@ -275,6 +283,7 @@ class SourceOut(BaseModel):
     url: Optional[str] = None
     norms: int
     last_import: Optional[LastImport] = None
+    history: list[SourceRun] = Field(default_factory=list, description="Recent runs, newest first")
 
 
 class SourcesPublic(BaseModel):

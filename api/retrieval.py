@@ -25,6 +25,7 @@ from normbank.retrieval.encoder import Encoder, get_encoder
 from normbank.retrieval.store import IndexStore, LoadedIndexes
 from schema import lexical
 from normbank.retrieval.fusion import best_per_key
+from schema.build_lock import index_build_lock
 from schema.indexing import build_index, current_stamp, prototype_collections
 from schema.texts import LINKING_COLLECTIONS, linking_collections
 
@@ -70,8 +71,9 @@ class Retriever:
         return self.store.is_stale(manifest, model=self.encoder.name, stamp=current_stamp(self.engine))
 
     def rebuild(self, *, progress: bool = False) -> None:
-        """Build now (one build at a time per process) and load the result."""
-        with self._build_lock:
+        """Build now (one build at a time per process, and per bank across servers) and load the result;
+        when another server built it meanwhile, load that one."""
+        with self._build_lock, index_build_lock(self.engine, self.store.root):
             if self.staleness() is None:
                 self._reload(force=True)
                 return

@@ -181,8 +181,9 @@ class PostgresLoader:
         cursor.execute(f"TRUNCATE {target}")
 
     def _stage(self, cursor: Any, table: str) -> str:
+        # IF NOT EXISTS: the sources of an export load one after another in one transaction.
         if table not in self._staged:
-            cursor.execute(f"CREATE TEMP TABLE stage_{table} ON COMMIT DROP AS "
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} ON COMMIT DROP AS "
                            f"SELECT {', '.join(COLUMNS[table])} FROM {table} WITH NO DATA")
             self._staged.add(table)
         return f"stage_{table}"

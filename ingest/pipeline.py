@@ -8,21 +8,23 @@ killed process leaves nothing, and running the import again completes it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sys
 import time
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from ingest.loaders import TAXONOMY_TABLES, SqliteLoader, make_loader
 from ingest.normalise import Normaliser
-from ingest.readers import Reader, get_reader
+from ingest.readers import READERS, Reader, get_reader
 from ingest.records import ImportReport
+from normbank.errors import CorpusNotFound
 from ingest.worker import normalised, normalised_in_worker, use_worker
 from schema.models import ImportRun, Source
 from schema.queries import COMMITTED, UNCHANGED, load_scales
@@ -60,7 +62,7 @@ def _upsert_source(conn: Connection, name: str, reader: Reader, sha: str, proven
 
 
 @contextmanager
-def _transaction(conn: Connection) -> Iterator[Any]:
+def write_transaction(conn: Connection) -> Iterator[Any]:
     """Open the run's transaction; yields the raw DBAPI connection the loader writes with. The caller
     commits or rolls back; on SQLite the connection's settings are restored afterwards."""
     raw = conn.connection.dbapi_connection
@@ -97,7 +99,7 @@ def _load(conn: Connection, raw: Any, reader: Reader, path: Path, report: Import
         source_id=source_id, format=reader.format, path=str(path), sha256=sha, status="running", started_at=_now(),
     ).returning(ImportRun.id)).scalar_one()
     scales = load_scales(conn)
-    if use_worker(reader, path):
+    if use_worker(reader, path) and READERS.get(reader.format) is reader:
         batches = normalised_in_worker(reader, path, batch_size, (report.source, source_id, run_id), scales, options)
     else:
         batches = normalised(reader, path, Normaliser(source=report.source, source_id=source_id, run_id=run_id,
@@ -132,6 +134,57 @@ def _load(conn: Connection, raw: Any, reader: Reader, path: Path, report: Import
     return run_id
 
 
+class _Counter:
+    """A progress bar that only reports to a callback."""
+
+    def __init__(self, callback: Callable[[int], None]):
+        self.update = callback
+
+    def close(self) -> None:
+        pass
+
+
+def _parts(reader: Reader, path: Path, source: str | None,
+           options: dict[str, Any]) -> list[tuple[Reader, str, str | None, tuple[str | None, str | None]]]:
+    """What one run imports: (reader, source name) per source. A corpus file is one source; an export
+    (a reader with `sections`) holds any number, each with its own name, format, licence and URL (`source`
+    picks one of them). Each part comes with its (licence, URL)."""
+    sections = getattr(reader.module, "sections", None)
+    if sections is None:
+        default_source, licence, url = reader.provenance(path, options)
+        return [(reader, source or default_source, None, (licence, url))]
+    parts = []
+    for src, records in sections(path):
+        if source is not None and src["name"] != source:
+            continue
+        known = READERS.get(src["kind"])
+        parts.append((dataclasses.replace(
+            reader, format=src["kind"], licence=src.get("licence"), url=src.get("url"), default_source=src["name"],
+            taxonomy=bool(known and known.taxonomy), read=lambda _path, records=records: records,
+            estimate=lambda _path: None, reject_frame=None), src["name"], src.get("sha256"),
+            (src.get("licence"), src.get("url"))))
+    if not parts:
+        raise CorpusNotFound(f"{path} holds no source" + (f" named {source!r}" if source else ""))
+    return parts
+
+
+def _load_parts(conn: Connection, raw: Any, parts: list[tuple[Reader, str, str | None, tuple]], path: Path,
+                report: ImportReport, *, sha: str, **options: Any) -> int | None:
+    """`_load` for each part, in one transaction; `report` sums them. Returns the last run id. An export's
+    part keeps the sha256 of the file its source was first imported from."""
+    if len(parts) == 1 and parts[0][1] == report.source:
+        return _load(conn, raw, parts[0][0], path, report, sha=parts[0][2] or sha, provenance=parts[0][3], **options)
+    run_id = None
+    for part, name, part_sha, provenance in parts:
+        partial = ImportReport(source=name, format=part.format, dry_run=report.dry_run)
+        run_id = _load(conn, raw, part, path, partial, sha=part_sha or sha, provenance=provenance, **options)
+        for key in ("read", "loaded", "duplicates", "rejected"):
+            setattr(report, key, getattr(report, key) + getattr(partial, key))
+        for reason, n in partial.rejected_reasons.items():
+            report.rejected_reasons[reason] = report.rejected_reasons.get(reason, 0) + n
+    return run_id
+
+
 def run_import(
     *,
     engine: Engine,
@@ -141,30 +194,33 @@ def run_import(
     dry_run: bool = False,
     progress: bool = False,
     batch_size: int = BATCH_SIZE,
+    on_progress: Callable[[int], None] | None = None,
     options: dict[str, Any] | None = None,
 ) -> ImportReport:
     """Import one corpus file or directory; returns what was read, loaded, collapsed and rejected.
+    `on_progress(n)` is called as each batch of `n` records is loaded (an HTTP import job counts them).
     `options` are the reader's own (`Reader.options`, e.g. `{"mapping": "map.toml"}` for `table`)."""
     reader = get_reader(format)
     path = Path(path)
     options = dict(options or {})
     reader.check_options(options)
     reader.check(path, **options)
-    default_source, *provenance = reader.provenance(path, options)
-    report = ImportReport(source=source or default_source, format=reader.format, dry_run=dry_run)
+    parts = _parts(reader, path, source, options)
+    source = parts[0][1] if len(parts) == 1 else ", ".join(part[1] for part in parts)
+    report = ImportReport(source=source, format=reader.format, dry_run=dry_run)
     started = time.perf_counter()
     sha = content_sha256(path)
-    bar = None
+    bar = _Counter(on_progress) if on_progress is not None else None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=reader.estimate(path), unit=" rows", desc=f"ingest {reader.format}", file=sys.stderr,
                    dynamic_ncols=True, mininterval=0.5)
     try:
-        with engine.connect() as conn, _transaction(conn) as raw:
+        with engine.connect() as conn, write_transaction(conn) as raw:
             try:
-                report.run_id = _load(conn, raw, reader, path, report, sha=sha, batch_size=batch_size, bar=bar,
-                                      started=started, options=options, provenance=tuple(provenance))
+                report.run_id = _load_parts(conn, raw, parts, path, report, sha=sha, batch_size=batch_size,
+                                            bar=bar, started=started, options=options)
                 if dry_run:
                     conn.rollback()
                 else:
@@ -175,8 +231,9 @@ def run_import(
     except Exception as exc:
         if not dry_run:
             try:
-                _record_failure(engine, reader, report.source, path, sha, f"{type(exc).__name__}: {exc}",
-                                time.perf_counter() - started, tuple(provenance))
+                for part, name, _sha, provenance in parts:
+                    _record_failure(engine, part, name, path, sha, f"{type(exc).__name__}: {exc}",
+                                    time.perf_counter() - started, provenance)
             except Exception:  # noqa: BLE001 - the original error matters more
                 pass
         raise

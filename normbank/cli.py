@@ -118,8 +118,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from normbank import cli_bank
+
+    return cli_bank.export(args, _engine(args))
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     from schema.queries import sources
+
+    if args.action == "remove":
+        from normbank import cli_bank
+
+        return cli_bank.remove_source(args, _engine(args))
 
     with _engine(args).connect() as conn:
         data = sources(conn)
@@ -238,9 +249,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     backend = getattr(retriever.encoder, "backend", None)  # the hashing encoder has none
     print(f"building the index ({reason or 'forced'}) with {retriever.encoder.name}"
           + (f" on {backend}" if backend else ""), file=sys.stderr)
+    from schema.build_lock import index_build_lock
     from schema.indexing import build_index
 
-    manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
+    with index_build_lock(engine, retriever.store.root):  # not while a server builds the same index
+        manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
     if args.json:  # texts: distinct texts in the index; embedded: those computed by this build
         print_json({**manifest.to_dict(), "texts": manifest.distinct_texts})
     else:
@@ -314,6 +327,11 @@ def _write_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
 
+    from normbank.cli_bank import add_export_arguments
+
+    p = command("export", cmd_export, "write the bank (or one source) to a file that `ingest normbank-jsonl` reads back")
+    add_export_arguments(p)
+
     p = command("index", cmd_index, "build the vector indexes (when stale or missing, or with --rebuild)")
     p.add_argument("--rebuild", action="store_true", help="build even when the index is up to date")
     p.add_argument("--json", action="store_true", help="print the new index's manifest")
@@ -336,7 +354,10 @@ def _read_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     p = command("stats", cmd_stats, "count what the bank holds")
     p.add_argument("--json", action="store_true")
 
-    p = command("sources", cmd_sources, "list imported sources and their last import")
+    p = command("sources", cmd_sources, "list imported sources and their last import; `sources remove NAME` "
+                "withdraws one")
+    p.add_argument("action", nargs="?", choices=("list", "remove"), default="list")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the source to remove")
     p.add_argument("--json", action="store_true")
 
     p = command("formats", cmd_formats, "list the corpus formats `ingest` reads")

@@ -45,8 +45,13 @@ class Settings(BaseSettings):
     cache_check_seconds: float = Field(
         1.0, description="How often a server process checks whether an import changed the data."
     )
-    api_token: str | None = Field(None, description="Token required by write endpoints (imports).")
+    api_token: str | None = Field(
+        None, description="Bearer token(s), comma-separated, that write endpoints (imports, removals) accept; "
+        "unset: writes are off (403).", repr=False)
     max_body_bytes: int = Field(1_000_000, ge=1, description="The largest request body the API reads (larger: 413).")
+    max_upload_bytes: int = Field(
+        1_000_000_000, ge=1, description="The largest corpus POST /v1/imports accepts (larger: 413); uploads are "
+        "streamed to <data_dir>/uploads, never held in memory.")
     read_timeout_seconds: float = Field(
         10.0, gt=0, description="How long the API waits for the next part of a request body (longer: 408)."
     )

@@ -72,6 +72,10 @@ class SourceNotFound(NotFound):
     code = "source_not_found"
 
 
+class ImportNotFound(NotFound):
+    code = "import_not_found"
+
+
 class UnknownCorpus(NormbankError):
     code = "unknown_corpus"
 

@@ -211,3 +211,23 @@ class DatabaseIdentity(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     uuid: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=_utcnow)
+
+
+# An import posted over HTTP: queued, run by the server that took the upload, then succeeded or failed.
+class ImportJob(SQLModel, table=True):
+    __tablename__ = "import_job"
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    status: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    format: str = Field(sa_column=Column(Text, nullable=False))
+    source: Optional[str] = Field(default=None, sa_column=Column(Text))
+    filename: Optional[str] = Field(default=None, sa_column=Column(Text))
+    upload: str = Field(sa_column=Column(Text, nullable=False))
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    owner: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=_utcnow)
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    read: int = 0
+    run_id: Optional[int] = None
+    report: Optional[dict] = Field(default=None, sa_column=Column(JSON))
+    error: Optional[str] = Field(default=None, sa_column=Column(Text))

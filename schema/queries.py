@@ -15,6 +15,7 @@ from schema.models import (
 
 COMMITTED = "committed"
 UNCHANGED = "unchanged"  # committed, but the run added nothing: the data version stays
+REMOVAL = "removal"  # the format of the run that records a source's removal (committed: it moves the data version)
 
 
 def data_version(conn: Connection) -> int:
@@ -35,6 +36,31 @@ def _role_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(union(listed, framed).subquery())).scalar() or 0)
 
 
+SUCCEEDED = (COMMITTED, UNCHANGED)  # the statuses of runs that committed (whether or not they added anything)
+
+
+def _last_runs(conn: Connection) -> dict[int, str]:
+    """Each source's last successful run's format (REMOVAL for a removed source)."""
+    last = (select(ImportRun.source_id, func.max(ImportRun.id).label("id"))
+            .where(ImportRun.status.in_(SUCCEEDED)).group_by(ImportRun.source_id).subquery())
+    return dict(conn.execute(select(ImportRun.source_id, ImportRun.format).join(last, last.c.id == ImportRun.id)).all())
+
+
+def live_source_id(conn: Connection, name: str) -> int | None:
+    """The id of the source called `name`, unless there is none or it was removed since its last import."""
+    source_id = conn.execute(select(Source.id).where(Source.name == name)).scalar()
+    if source_id is None:
+        return None
+    last = conn.execute(select(ImportRun.format).where(ImportRun.source_id == source_id,
+                                                       ImportRun.status.in_(SUCCEEDED))
+                        .order_by(ImportRun.id.desc()).limit(1)).scalar()
+    return None if last == REMOVAL else source_id
+
+
+def _removed(conn: Connection) -> set[int]:
+    return {sid for sid, fmt in _last_runs(conn).items() if fmt == REMOVAL}
+
+
 def stats(conn: Connection) -> dict[str, int]:
     def count(model) -> int:
         return int(conn.execute(select(func.count()).select_from(model)).scalar() or 0)
@@ -45,31 +71,45 @@ def stats(conn: Connection) -> dict[str, int]:
         "behaviors": count(Behavior),
         "norms": count(Norm),
         "constraint_atoms": count(ConstraintAtom),
-        "sources": count(Source),
+        "sources": count(Source) - len(_removed(conn)),
         "rejected_rows": count(RejectedRow),
     }
 
 
+HISTORY_SHOWN = 20  # import runs listed per source, newest first
+
+
+def _run_json(run) -> dict[str, Any]:
+    return {
+        "id": run["id"], "kind": "removal" if run["format"] == REMOVAL else "import", "status": run["status"],
+        "read": run["read"], "loaded": run["loaded"], "duplicates": run["duplicates"], "rejected": run["rejected"],
+        "started_at": run["started_at"].isoformat() if run["started_at"] else None,
+        "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None,
+        "error": run["error"],
+    }
+
+
 def sources(conn: Connection) -> list[dict[str, Any]]:
-    """Every source with its norm count and its last import run."""
+    """Every source still in the bank with its norm count, its last import run and its recent history."""
     norms = dict(conn.execute(select(Norm.source_id, func.count()).group_by(Norm.source_id)).all())
+    removed = _removed(conn)
     out = []
     for source in conn.execute(select(Source).order_by(Source.name)).mappings():
-        last = conn.execute(
-            select(ImportRun).where(ImportRun.source_id == source["id"]).order_by(ImportRun.id.desc()).limit(1)
-        ).mappings().first()
+        if source["id"] in removed:
+            continue
+        history = [_run_json(r) for r in conn.execute(
+            select(ImportRun).where(ImportRun.source_id == source["id"]).order_by(ImportRun.id.desc()).limit(HISTORY_SHOWN)
+        ).mappings()]
+        last = next((h for h in history if h["kind"] == "import"), None)
         out.append({
             "name": source["name"],
             "format": source["kind"],
             "licence": source["licence"],
             "url": source["url"],
             "norms": int(norms.get(source["id"], 0)),
-            "last_import": None if last is None else {
-                "status": last["status"], "read": last["read"], "loaded": last["loaded"],
-                "duplicates": last["duplicates"], "rejected": last["rejected"],
-                "finished_at": last["finished_at"].isoformat() if last["finished_at"] else None,
-                "error": last["error"],
-            },
+            "last_import": None if last is None else {k: last[k] for k in (
+                "status", "read", "loaded", "duplicates", "rejected", "finished_at", "error")},
+            "history": history,
         })
     return out
 

@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-TIMESTAMPS = ("finished_at",)
+TIMESTAMPS = ("finished_at", "started_at", "created_at")
 
 
 def _scrub(value):
@@ -27,6 +27,23 @@ def _scrub(value):
     if isinstance(value, list):
         return [_scrub(v) for v in value]
     return value
+
+
+def _operations(client) -> dict:
+    """An import job over HTTP (the sample again, as a second source) and that source's removal."""
+    import time
+
+    auth = {"Authorization": "Bearer example"}
+    from normbank.cli import sample_corpus_path
+
+    job = client.post("/v1/imports", params={"format": "normbank", "source": "my-copy"}, headers=auth,
+                      content=sample_corpus_path().read_bytes()).json()
+    while (done := client.get(f"/v1/imports/{job['id']}").json())["status"] in ("queued", "running"):
+        time.sleep(0.1)
+    pin = lambda j: {**j, "id": "3f2c9a0e5b7d4c1e8f6a2b9d0c7e5a14",  # noqa: E731
+                     "report": j["report"] and {**j["report"], "seconds": 0.05}}
+    return {"IMPORT_JOB": pin(done), "IMPORT_JOBS": {"data": [pin(done)], "count": 1},
+            "REMOVAL": client.delete("/v1/sources/my-copy", headers=auth).json()}
 
 
 def main() -> None:
@@ -45,7 +62,7 @@ def main() -> None:
     engine = make_engine(url)
     upgrade(engine)
     run_import(engine=engine, format="normbank", path=sample_corpus_path(), source="normbank-sample")
-    app = create_app(get_settings(database_url=url, data_dir=work, index_on_start="demand"))
+    app = create_app(get_settings(database_url=url, data_dir=work, index_on_start="demand", api_token="example"))
     with TestClient(app) as client:
         judge = client.post("/v1/judge", json=examples.JUDGE_REQUESTS["teen customer"]["value"]).json()
         query = client.post("/v1/query", json=examples.QUERY_REQUESTS["one behaviour"]["value"]).json()
@@ -64,8 +81,9 @@ def main() -> None:
             "SEARCH": client.get("/v1/search", params=examples.SEARCH_QUERY).json(),
             "GROUND_RESPONSE": client.post("/v1/ground", json=examples.GROUND_REQUESTS["restaurant"]["value"]).json(),
         }
+        answers.update(_operations(client))
     for name, value in answers.items():
-        assert "error" not in value, (name, value)
+        assert not isinstance(value.get("error"), dict), (name, value)  # an error envelope
     text = json.dumps({name: _scrub(value) for name, value in answers.items()}, indent=1, ensure_ascii=False)
     (REPO / "api" / "example_responses.json").write_text(text + "\n", encoding="utf-8")
     print(f"wrote api/example_responses.json ({len(answers)} examples)")

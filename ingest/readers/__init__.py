@@ -20,7 +20,7 @@ from normbank.errors import InvalidInput, UnknownCorpus
 from ingest.records import Record
 
 # Reader modules, in the order the docs list them.
-_MODULES = ("normbank", "taxonomy", "normdial", "social_chem", "moral_stories", "table")
+_MODULES = ("normbank", "taxonomy", "normdial", "social_chem", "moral_stories", "table", "normbank_jsonl")
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,8 @@ def test_sources_report_the_sample_and_its_last_import(client):
     assert body["count"] == 1
     (source,) = body["data"]
     last = source.pop("last_import")
+    history = source.pop("history")
+    assert [(h["kind"], h["status"], h["loaded"]) for h in history] == [("import", "committed", SAMPLE_FRAMES)]
     assert source == {"name": "normbank-sample", "format": "normbank", "licence": "CC BY-SA 4.0",
                       "url": "https://github.com/SALT-NLP/normbank", "norms": SAMPLE_FRAMES}
     finished_at = last.pop("finished_at")

@@ -1,0 +1,165 @@
+"""Operations benchmark: an HTTP import of the generated NormBank file against the CLI import of the same
+file, query latency before, during and after the HTTP import, and the export rate; prints JSON.
+
+    python tests/bench/bench_operations.py [--rows 155423] [--seed 0] [--workdir DIR] [--database sqlite|postgres]
+                                           [--out var/bench/operations.json] [--db-prefix nb_bench_ops]
+
+Both imports go into a fresh database of the chosen kind holding the sample corpus (so queries have
+something to answer before the import): the CLI one with `normbank ingest normbank FILE --json`, the HTTP
+one through a `normbank serve` process (POST /v1/imports, raw body; timed from the first byte sent to the
+job's `succeeded`). One client sends `POST /v1/query` (restaurant, a customer) back to back before, during
+and after the HTTP import; p50/p99 per phase. Then `normbank export` of the bank the HTTP import made:
+norms per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_all import PY, REPO, emit, pg_scratch, run_json  # noqa: E402
+
+NORMBANK = str(Path(PY).parent / "normbank")
+TOKEN = "bench"
+QUERY = {"setting": "restaurant", "person": {"role": "customer"}, "limit": 50}
+
+
+def _database(kind: str, name: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        path = workdir / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    url = pg_scratch(name)
+    if url is None:
+        raise SystemExit("PostgreSQL is not reachable")
+    return url
+
+
+def _prepared(url: str) -> None:
+    subprocess.run([NORMBANK, "init", "--sample", "--no-progress", "--database", url], check=True, capture_output=True)
+
+
+def _percentiles(latencies: list[float]) -> dict:
+    ordered = sorted(latencies)
+    pick = lambda q: round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)  # noqa: E731
+    return {"requests": len(ordered), "p50_ms": pick(0.5), "p99_ms": pick(0.99),
+            "mean_ms": round(1000 * statistics.fmean(ordered), 2)}
+
+
+def _queries(base: str, stop: threading.Event, out: list[float]) -> None:
+    with httpx.Client(timeout=60) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            response = client.post(f"{base}/v1/query", json=QUERY)
+            out.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+
+
+def _phase(base: str, seconds: float) -> dict:
+    stop, latencies = threading.Event(), []
+    thread = threading.Thread(target=_queries, args=(base, stop, latencies))
+    thread.start()
+    time.sleep(seconds)
+    stop.set()
+    thread.join()
+    return _percentiles(latencies)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_import(corpus: Path, url: str, data_dir: Path) -> dict:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "NORMBANK_DATABASE_URL": url, "NORMBANK_DATA_DIR": str(data_dir), "NORMBANK_API_TOKEN": TOKEN,
+           "NORMBANK_EMBEDDING_MODEL": "hashing", "NORMBANK_INDEX_ON_START": "off", "PYTHONPATH": str(REPO)}
+    server = subprocess.Popen([NORMBANK, "serve", "--port", str(port), "--log-level", "warning"], env=env, cwd=REPO)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        before = _phase(base, 10)
+        stop, during = threading.Event(), []
+        thread = threading.Thread(target=_queries, args=(base, stop, during))
+        started = time.perf_counter()
+        with corpus.open("rb") as body:
+            job = httpx.post(f"{base}/v1/imports", params={"format": "normbank", "source": "normbank"}, content=body,
+                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600).json()
+        thread.start()
+        while (state := httpx.get(f"{base}/v1/imports/{job['id']}").json())["status"] in ("queued", "running"):
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        stop.set()
+        thread.join()
+        if state["status"] != "succeeded":
+            raise SystemExit(f"the HTTP import failed: {state['error']}")
+        after = _phase(base, 10)
+        return {"seconds": round(seconds, 3), "report": state["report"], "query_before": before,
+                "query_during": _percentiles(during), "query_after": after}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def export_rate(url: str, workdir: Path) -> dict:
+    started = time.perf_counter()
+    done = subprocess.run([NORMBANK, "export", str(workdir / "export.jsonl"), "--database", url],
+                          capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    norms = int(done.stderr.split("exported ")[1].split()[0])
+    return {"norms": norms, "seconds": round(seconds, 3), "norms_per_second": round(norms / seconds),
+            "bytes": (workdir / "export.jsonl").stat().st_size}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=155_423)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="postgres")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--db-prefix", default="nb_bench_ops", help="names of the scratch databases (PostgreSQL)")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="normbank-bench-ops-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    corpus = workdir / f"NormBank-{args.rows}-seed{args.seed}.csv"
+    if not corpus.exists():
+        subprocess.run([PY, str(REPO / "tests/bench/generate_normbank.py"), str(corpus), "--rows", str(args.rows),
+                        "--seed", str(args.seed)], check=True, capture_output=True)
+    cli_url = _database(args.database, f"{args.db_prefix}_cli", workdir)
+    _prepared(cli_url)
+    started = time.perf_counter()
+    cli_report, _rss = run_json([NORMBANK, "ingest", "normbank", str(corpus), "--source", "normbank", "--json",
+                                 "--no-progress", "--database", cli_url])
+    cli_seconds = time.perf_counter() - started
+    http_url = _database(args.database, f"{args.db_prefix}_http", workdir)
+    _prepared(http_url)
+    http = http_import(corpus, http_url, workdir / "data")
+    assert {k: v for k, v in http["report"].items() if k != "seconds"} == \
+        {k: v for k, v in cli_report.items() if k != "seconds"}, (http["report"], cli_report)
+    emit({"rows": args.rows, "database": args.database, "cores": os.cpu_count(),
+          "cli_import": {"seconds": round(cli_seconds, 3), "report": cli_report},
+          "http_import": http, "http_vs_cli": round(http["seconds"] / cli_seconds, 3),
+          "export": export_rate(http_url, workdir)}, args.out)
+
+
+if __name__ == "__main__":
+    main()
