@@ -19,7 +19,7 @@ from sqlalchemy.pool import SingletonThreadPool
 
 from normbank.constraints import Atom, Kind, Subject
 from normbank.context import Context
-from normbank.errors import InvalidRequest
+from normbank.errors import SourceNotFound, echo, prefix
 from normbank.ids import public_norm_id
 from normbank.compiled import Frame
 from normbank.reasoning import State, judge_behavior
@@ -71,15 +71,16 @@ def source_of(name: str | None, licence: str | None, row: int | None, url: str |
 
 def check_sources(cache: FrameCache, names: Sequence[str] | None) -> frozenset[str] | None:
     """The `sources` filter of /v1/search and /v1/ground as a set (None: every source); an unknown name
-    is an InvalidRequest naming the known ones."""
+    is a SourceNotFound (404) naming the known ones."""
     if not names:
         return None
     with cache.engine.connect() as conn:
         known = source_names(conn)
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise InvalidRequest(f"unknown source(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}",
-                             details={"unknown": unknown, "known": sorted(known)})
+        raise SourceNotFound(f"unknown source {echo(unknown[0])}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+                             + f"; known: {', '.join(sorted(known))}",
+                             details={"unknown": [prefix(name) for name in unknown], "known": sorted(known)})
     return frozenset(names)
 
 

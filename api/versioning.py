@@ -29,7 +29,7 @@ class DataVersionHeader:
         async def send_with_version(message: Message) -> None:
             if message["type"] == "http.response.start":
                 try:
-                    version = await run_in_threadpool(lambda: cache.version)
+                    version = await run_in_threadpool(lambda: cache.stamp)
                 except Exception as exc:  # noqa: BLE001 - the answer matters more than its header
                     log.debug("no data version for the answer: %s", str(exc).splitlines()[0][:200])
                 else:

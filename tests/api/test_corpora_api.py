@@ -64,7 +64,7 @@ def test_search_reaches_setting_less_norms_and_filters_by_source(bank):
     assert only["results"] and {h["source"]["name"] for h in only["results"]} == {"moral-stories"}
     two = ok(bank.get("/v1/search", params=[("q", "tip"), ("sources", "house-rules"), ("sources", "normbank-sample")]))
     assert two["results"] and {h["source"]["name"] for h in two["results"]} <= {"house-rules", "normbank-sample"}
-    error = assert_error(bank.get("/v1/search", params={"q": "tip", "sources": "nope"}), 422, "invalid_request")
+    error = assert_error(bank.get("/v1/search", params={"q": "tip", "sources": "nope"}), 404, "source_not_found")
     assert "nope" in error["message"] and "social-chem-101" in error["message"]
 
 
@@ -86,7 +86,7 @@ def test_ground_cites_every_norm_and_takes_a_sources_filter(bank):
     assert only["norms"] and {n["source"]["name"] for n in only["norms"]} == {"social-chem-101"}
     assert only["norms"][0]["behavior"] == "interrupting people when they talk"
     assert only["norms"][0]["agreement"] == {"share": 0.5, "band": "50%"}
-    assert_error(bank.post("/v1/ground", json={"situation": "x", "sources": ["nope"]}), 422, "invalid_request")
+    assert_error(bank.post("/v1/ground", json={"situation": "x", "sources": ["nope"]}), 404, "source_not_found")
 
 
 def test_judge_frames_cite_the_url(bank):

@@ -165,7 +165,7 @@ def test_unknown_things_are_a_404_page(client, path, expected):
 def test_the_json_api_keeps_its_error_envelope(client):
     response = client.get("/v1/settings/atlantis", headers=HTML)
     assert response.status_code == 404 and response.json()["error"]["code"] == "setting_not_found"
-    response = client.get("/v1/sources/none", headers=HTML)
+    response = client.get("/v1/no-such-endpoint", headers=HTML)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 
 
