@@ -24,7 +24,7 @@ serve: setup
 	$(NB) serve --host $(HOST) --port $(PORT)
 
 test: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -n auto
 
 bench: setup
 	$(PY) tests/bench/run_all.py --out var/bench/report.json
