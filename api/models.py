@@ -80,8 +80,6 @@ Count = Annotated[int, BeforeValidator(_whole)]  # with strict=True on the field
 
 # Response fields that can be null default to None: FastAPI drops nulls from OpenAPI examples
 # (fastapi#5559), and a published example must still validate against its model.
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -125,25 +125,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from schema.queries import sources
+    from normbank import cli_bank
 
     if args.action == "remove":
-        from normbank import cli_bank
-
         return cli_bank.remove_source(args, _engine(args))
-
-    with _engine(args).connect() as conn:
-        data = sources(conn)
-    if args.json:
-        print_json(data)
-        return 0
-    rows = [
-        (s["name"], s["format"], s["licence"], s["norms"],
-         (s["last_import"] or {}).get("status"), (s["last_import"] or {}).get("finished_at"))
-        for s in data
-    ]
-    print(table(rows, ("source", "format", "licence", "norms", "last import", "finished")) if rows else "no sources yet")
-    return 0
+    return cli_bank.list_sources(args, _engine(args))
 
 
 def cmd_formats(args: argparse.Namespace) -> int:
@@ -158,21 +144,9 @@ def cmd_formats(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
-    """A few frames, to see what is in the bank (`--source`: of one source, with its licence and URL)."""
-    from sqlalchemy import select
+    from normbank import cli_bank
 
-    from schema.models import Norm, Source
-
-    query = select(Norm.statement, Norm.support, Norm.rule_text, Source.name, Source.licence, Source.url) \
-        .join(Source, Source.id == Norm.source_id)
-    if args.source:
-        query = query.where(Source.name == args.source)
-    with _engine(args).connect() as conn:
-        rows = conn.execute(query.order_by(Norm.row_number, Norm.id).limit(args.limit)).all()
-    for statement, support, rule_text, source, licence, url in rows:
-        print(f"[{support}] {statement}" + (f" ({rule_text})" if rule_text else "")
-              + (f"  -- {source}, {licence or 'no licence'}, {url or 'no URL'}" if args.source else ""))
-    return 0
+    return cli_bank.frames(args, _engine(args))
 
 
 def _facts(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
