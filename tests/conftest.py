@@ -62,17 +62,22 @@ def _drop_schema(schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def require_postgres() -> None:
+    """Skip a PostgreSQL test when none is reachable; under CI, where one always is, fail instead."""
+    problem = pg_problem()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_ADMIN_URL}: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     """A fresh, empty database URL: a SQLite file, or a PostgreSQL schema of its own."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'normbank.db'}"
         return
-    problem = pg_problem()
-    if problem:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_ADMIN_URL}: {problem}")
-        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    require_postgres()
     url, schema = _postgres_schema_url()
     try:
         yield url
@@ -142,11 +147,7 @@ def agent_bank(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{data_dir / 'normbank.db'}"
     else:
-        problem = pg_problem()
-        if problem:
-            if IN_CI:
-                pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_ADMIN_URL}: {problem}")
-            pytest.skip(f"PostgreSQL unreachable: {problem}")
+        require_postgres()
         url, schema = _postgres_schema_url()
     engine = make_engine(url)
     upgrade(engine)
