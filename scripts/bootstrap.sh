@@ -35,7 +35,7 @@ fi
 stamp="$VENV/.normbank-installed-$EXTRAS"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "bootstrap: installing normbank[$EXTRAS] (editable)" >&2
-  "${PIP[@]}" install -e ".[$EXTRAS]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+  "${PIP[@]}" install -c scripts/constraints.txt -e ".[$EXTRAS]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
   "$PY" -c 'import normbank, schema, ingest, api, sentence_transformers, faiss, fastapi' ||
     { echo "bootstrap: installation is incomplete" >&2; exit 1; }
   touch "$stamp"
