@@ -13,7 +13,7 @@ import difflib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
@@ -193,6 +193,10 @@ class Vocabulary:
     behaviors: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     values: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
+    @cached_property
+    def setting_names(self) -> frozenset[str]:
+        return frozenset(self.settings)
+
     @property
     def all_roles(self) -> set[str]:
         return set().union(*self.roles.values()) if self.roles else set()
@@ -306,7 +310,7 @@ class Linker:
         self.scales = scales
         self.similarity = similarity
         self.links: list[Link] = []
-        self._settings = frozenset(vocabulary.settings)
+        self._settings = vocabulary.setting_names
 
     def _link(self, text: str, kind: str, candidates: Collection[str], aliases: Mapping[str, str] | None = None,
               *, dense: bool = True) -> Link:
