@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, AsyncIterator, BinaryIO, Sequence, Union
+from typing import Any, AsyncIterator, BinaryIO, Callable, Sequence, Union
 
 import anyio
 import anyio.to_thread
@@ -59,9 +59,18 @@ class AsyncClient(_Base):
         delays = self._delays()
         while True:
             try:
-                return call.answer(await self._request(call))
+                return call.read(call.checked(await self._request(call)))
             except ApiError as failure:
                 await anyio.sleep(self._pause(call, failure, delays))
+
+    async def _pages(self, page: Callable[[str | None], Call]) -> AsyncIterator[Any]:
+        """Every page from `page(None)` on, following `next_cursor`."""
+        cursor = None
+        while True:
+            answer = await self._send(page(cursor))
+            yield answer
+            if not (cursor := answer.next_cursor):
+                return
 
     async def judge(self, setting: str, behavior: str, *, person: Party = None, other: Party = None,
               environment: Facts = None) -> JudgeResponse:
@@ -78,14 +87,10 @@ class AsyncClient(_Base):
                    behavior: str | None = None, label: str | None = None, status: Sequence[str] | None = None,
                    limit: int | None = None) -> AsyncIterator[Result]:
         """Every result of `query`, page after page (`limit` results a page) until `next_cursor` is null."""
-        cursor = None
-        while True:
-            page = await self.query(setting, person=person, other=other, environment=environment, behavior=behavior,
-                              label=label, status=status, limit=limit, cursor=cursor)
+        async for page in self._pages(Calls.query_pages(setting, person, other, environment, behavior, label, status,
+                                                        limit)):
             for result in page.results:
                 yield result
-            if not (cursor := page.next_cursor):
-                return
 
     async def ground(self, situation: str, *, setting: str | None = None, person: Party = None, other: Party = None,
                environment: Facts = None, k: int | None = None, include_setting_less: bool | None = None) -> GroundResponse:
@@ -109,13 +114,9 @@ class AsyncClient(_Base):
     async def iter_norms(self, *, setting: str | None = None, behavior: str | None = None, label: str | None = None,
                    source: str | None = None, limit: int | None = None) -> AsyncIterator[NormPublic]:
         """Every norm `norms` lists, page after page."""
-        cursor = None
-        while True:
-            page = await self.norms(setting=setting, behavior=behavior, label=label, source=source, limit=limit, cursor=cursor)
+        async for page in self._pages(Calls.norms_pages(setting, behavior, label, source, limit)):
             for norm in page.data:
                 yield norm
-            if not (cursor := page.next_cursor):
-                return
 
     async def settings(self) -> SettingsPublic:
         """GET /v1/settings."""

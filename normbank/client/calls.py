@@ -49,9 +49,10 @@ class Call:
         """A file's length, so that a server refuses an upload over its limit before it is sent."""
         return {"content-length": str(self.upload.stat().st_size)} if isinstance(self.upload, Path) else {}
 
-    def answer(self, response: httpx.Response) -> Any:
+    def checked(self, response: httpx.Response) -> httpx.Response:
+        """`response` if it is an answer; the exception of its error code otherwise."""
         if response.is_success or response.status_code in self.answers:
-            return self.read(response)
+            return response
         raise error_from(response)
 
 
@@ -91,6 +92,11 @@ class Calls:
         return Call("POST", "/v1/judge", _model(JudgeResponse), body=body)
 
     @staticmethod
+    def query_pages(setting: str, person: Party, other: Party, environment: Facts, behavior: str | None,
+                    label: str | None, status: Sequence[str] | None, limit: int | None) -> Callable[[str | None], Call]:
+        return lambda cursor: Calls.query(setting, person, other, environment, behavior, label, status, limit, cursor)
+
+    @staticmethod
     def query(setting: str, person: Party, other: Party, environment: Facts, behavior: str | None, label: str | None,
               status: Sequence[str] | None, limit: int | None, cursor: str | None) -> Call:
         body = {**_context(setting, person, other, environment),
@@ -121,6 +127,11 @@ class Calls:
               cursor: str | None) -> Call:
         params = _fields(setting=setting, behavior=behavior, label=label, source=source, limit=limit, cursor=cursor)
         return Call("GET", "/v1/norms", _model(NormsPublic), params=params)
+
+    @staticmethod
+    def norms_pages(setting: str | None, behavior: str | None, label: str | None, source: str | None,
+                    limit: int | None) -> Callable[[str | None], Call]:
+        return lambda cursor: Calls.norms(setting, behavior, label, source, limit, cursor)
 
     @staticmethod
     def setting(name: str) -> Call:

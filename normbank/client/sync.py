@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Sequence, Union
+from typing import Any, BinaryIO, Callable, Iterator, Sequence, Union
 
 import httpx
 
@@ -53,9 +53,18 @@ class Client(_Base):
         delays = self._delays()
         while True:
             try:
-                return call.answer(self._request(call))
+                return call.read(call.checked(self._request(call)))
             except ApiError as failure:
                 time.sleep(self._pause(call, failure, delays))
+
+    def _pages(self, page: Callable[[str | None], Call]) -> Iterator[Any]:
+        """Every page from `page(None)` on, following `next_cursor`."""
+        cursor = None
+        while True:
+            answer = self._send(page(cursor))
+            yield answer
+            if not (cursor := answer.next_cursor):
+                return
 
     def judge(self, setting: str, behavior: str, *, person: Party = None, other: Party = None,
               environment: Facts = None) -> JudgeResponse:
@@ -72,13 +81,8 @@ class Client(_Base):
                    behavior: str | None = None, label: str | None = None, status: Sequence[str] | None = None,
                    limit: int | None = None) -> Iterator[Result]:
         """Every result of `query`, page after page (`limit` results a page) until `next_cursor` is null."""
-        cursor = None
-        while True:
-            page = self.query(setting, person=person, other=other, environment=environment, behavior=behavior,
-                              label=label, status=status, limit=limit, cursor=cursor)
+        for page in self._pages(Calls.query_pages(setting, person, other, environment, behavior, label, status, limit)):
             yield from page.results
-            if not (cursor := page.next_cursor):
-                return
 
     def ground(self, situation: str, *, setting: str | None = None, person: Party = None, other: Party = None,
                environment: Facts = None, k: int | None = None, include_setting_less: bool | None = None) -> GroundResponse:
@@ -102,12 +106,8 @@ class Client(_Base):
     def iter_norms(self, *, setting: str | None = None, behavior: str | None = None, label: str | None = None,
                    source: str | None = None, limit: int | None = None) -> Iterator[NormPublic]:
         """Every norm `norms` lists, page after page."""
-        cursor = None
-        while True:
-            page = self.norms(setting=setting, behavior=behavior, label=label, source=source, limit=limit, cursor=cursor)
+        for page in self._pages(Calls.norms_pages(setting, behavior, label, source, limit)):
             yield from page.data
-            if not (cursor := page.next_cursor):
-                return
 
     def settings(self) -> SettingsPublic:
         """GET /v1/settings."""
