@@ -7,25 +7,18 @@ from typing import Annotated, Iterator, Literal, Optional
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 
 from api.auth import WriteAccess
 from api.deps import EngineDep
 from api import examples
 from api.models import ErrorResponse, Name
+from api.operations_models import Removal
 from ingest.export import export_jsonl, export_normbank_csv, export_sources
 from ingest.removal import remove_source
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 WRITE_ERRORS = {401: {"model": ErrorResponse, "description": "No token, or a wrong one"},
                 403: {"model": ErrorResponse, "description": "Writes are off on this server"}}
-
-
-class Removal(BaseModel):
-    source: str
-    norms: int
-    rejected_rows: int
-    run_id: int
 
 
 @router.delete("/sources/{name}", response_model=Removal, summary="Remove a source and everything it brought",

@@ -6,8 +6,7 @@ import pytest
 import normbank.config
 from api import examples
 from api.app import create_app
-from api.routes.bank import Removal
-from api.routes.imports import ImportJobOut, ImportJobsOut
+from api.operations_models import ImportJobOut, ImportJobsOut, Removal
 from api.models import (
     GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, SearchResponse,
     SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
