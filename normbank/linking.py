@@ -210,7 +210,7 @@ class Link:
     kind: str
     linked: str | None
     score: float
-    method: str | None  # exact, alias, fuzzy, dense; None when nothing linked
+    method: str | None  # exact, alias, fuzzy, dense, gazetteer; None when nothing linked
     alternatives: list[tuple[str, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
