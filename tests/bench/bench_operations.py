@@ -157,10 +157,13 @@ def http_export_rate(url: str, workdir: Path, checkout: Path = REPO) -> dict:
     target = workdir / "export-http.jsonl"
     with serving(url, workdir / "data", checkout) as base:
         started = time.perf_counter()
-        with httpx.stream("GET", f"{base}/v1/export", timeout=600) as response, target.open("wb") as out:
-            response.raise_for_status()
-            for chunk in response.iter_raw(1 << 20):
-                out.write(chunk)
+        try:
+            with httpx.stream("GET", f"{base}/v1/export", timeout=600) as response, target.open("wb") as out:
+                response.raise_for_status()
+                for chunk in response.iter_raw(1 << 20):
+                    out.write(chunk)
+        except httpx.HTTPError as exc:  # recorded: an export cut off is a result too
+            return {"error": f"{type(exc).__name__}: {exc}", "after_seconds": round(time.perf_counter() - started, 3)}
         seconds = time.perf_counter() - started
     norms = _norm_lines(target)
     return {"norms": norms, "seconds": round(seconds, 3), "norms_per_second": round(norms / seconds),
