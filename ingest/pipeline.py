@@ -92,11 +92,12 @@ def _record_failure(engine: Engine, reader: Reader, source: str, path: Path, sha
 
 def _load(conn: Connection, raw: Any, reader: Reader, path: Path, report: ImportReport, *, sha: str,
           batch_size: int, bar: Any, started: float, options: dict[str, Any],
-          provenance: tuple[str | None, str | None]) -> int:
+          provenance: tuple[str | None, str | None], job_id: str | None) -> int:
     """The run inside its transaction, up to (not including) the commit: fills `report`, returns the run id."""
     source_id = _upsert_source(conn, report.source, reader, sha, provenance)
     run_id = conn.execute(insert(ImportRun).values(
         source_id=source_id, format=reader.format, path=str(path), sha256=sha, status="running", started_at=_now(),
+        job_id=job_id,
     ).returning(ImportRun.id)).scalar_one()
     scales = load_scales(conn)
     if use_worker(reader, path) and READERS.get(reader.format) is reader:
@@ -196,9 +197,11 @@ def run_import(
     batch_size: int = BATCH_SIZE,
     on_progress: Callable[[int], None] | None = None,
     options: dict[str, Any] | None = None,
+    job_id: str | None = None,
 ) -> ImportReport:
     """Import one corpus file or directory; returns what was read, loaded, collapsed and rejected.
-    `on_progress(n)` is called as each batch of `n` records is loaded (an HTTP import job counts them).
+    `on_progress(n)` is called as each batch of `n` records is loaded (an HTTP import job counts them);
+    `job_id` is that job's, written on each of its runs.
     `options` are the reader's own (`Reader.options`, e.g. `{"mapping": "map.toml"}` for `table`)."""
     reader = get_reader(format)
     path = Path(path)
@@ -220,7 +223,7 @@ def run_import(
         with engine.connect() as conn, write_transaction(conn) as raw:
             try:
                 report.run_id = _load_parts(conn, raw, parts, path, report, sha=sha, batch_size=batch_size,
-                                            bar=bar, started=started, options=options)
+                                            bar=bar, started=started, options=options, job_id=job_id)
                 if dry_run:
                     conn.rollback()
                 else:
