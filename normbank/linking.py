@@ -135,6 +135,14 @@ def gazetteer() -> Gazetteer:
 
 
 def find_place(texts: Iterable[str | None], *, explicit: bool = False) -> Link | None:
+    """The country the texts are set in (see `_find_place`); remembered for the texts last asked about
+    (requests repeat settings and values)."""
+    found = _find_place(tuple(texts), explicit)
+    return None if found is None else Link(found.text, found.kind, found.linked, found.score, found.method)
+
+
+@lru_cache(maxsize=4096)
+def _find_place(texts: tuple[str | None, ...], explicit: bool) -> Link | None:
     """The country the texts are set in, by the places they name ("a dinner in Beijing" -> china), else by
     a demonym ("a Parisian cafe" -> france). Running text links capitalised names of countries, US states
     and cities of TEXT_MIN_POPULATION; an `explicit` text (a value that names a place) may also be any
