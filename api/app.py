@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     cache = FrameCache(engine, check_seconds=settings.cache_check_seconds)
     retriever = Retriever(engine, settings)
-    imports = ImportJobs(engine, settings.data_dir, on_committed=cache.invalidate)
+    imports = ImportJobs(engine, settings.data_dir, on_committed=cache.refresh)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -21,7 +21,7 @@ from normbank.ids import parse_norm_id, public_norm_id
 from normbank.linking import Linker
 from normbank.reasoning import Judgement, judge_behavior, query as run_query, unused_dimensions
 from schema import catalog, queries
-from schema.frames import FrameCache
+from schema.frames import FrameCache, Generation
 from schema.queries import sources as list_sources
 
 if TYPE_CHECKING:
@@ -50,13 +50,13 @@ def decode_cursor(cursor: str, *, key: str) -> int:
     return int(match.group(1), base)
 
 
-def linker_for(cache: FrameCache, retriever: Retriever | None) -> Linker:
+def linker_for(cache: FrameCache | Generation, retriever: Retriever | None) -> Linker:
     """A linker over the bank's vocabulary, with dense similarity when the retriever offers it."""
     similarity = retriever.similarity if retriever is not None and retriever.links_densely else None
     return Linker(cache.vocabulary(), cache.scales(), similarity)
 
 
-def context_of(request: ContextIn | GroundRequest, cache: FrameCache, setting: str | None, linker: Linker) -> Context:
+def context_of(request: ContextIn | GroundRequest, cache: FrameCache | Generation, setting: str | None, linker: Linker) -> Context:
     scales = cache.scales()
     person, other = request.person or PartyIn(), request.other or PartyIn()
     return make_context(
@@ -68,7 +68,7 @@ def context_of(request: ContextIn | GroundRequest, cache: FrameCache, setting: s
     )
 
 
-def _unused(context: Context, cache: FrameCache) -> list[dict[str, str]]:
+def _unused(context: Context, cache: FrameCache | Generation) -> list[dict[str, str]]:
     return [{"subject": s.value, "name": n} for s, _k, n in unused_dimensions(context, cache.dimensions())]
 
 
@@ -111,6 +111,7 @@ def _setting_summary(compiled: CompiledFrames) -> dict[str, Any]:
 
 def judge(cache: FrameCache, request: JudgeRequest, retriever: Retriever | None = None) -> dict[str, Any]:
     """The verdict on one behaviour in a context (JudgeResponse)."""
+    cache = cache.current()  # one data version for the whole answer, even if the cache moves on meanwhile
     linker = linker_for(cache, retriever)
     compiled = cache.get(linker.setting(request.setting))
     context = context_of(request, cache, compiled.setting, linker)
@@ -122,6 +123,7 @@ def judge(cache: FrameCache, request: JudgeRequest, retriever: Retriever | None 
 
 def query(cache: FrameCache, request: QueryRequest, retriever: Retriever | None = None) -> dict[str, Any]:
     """Every behaviour of a setting judged for a context, a page at a time (QueryResponse)."""
+    cache = cache.current()  # one data version for the whole answer, even if the cache moves on meanwhile
     linker = linker_for(cache, retriever)
     compiled = cache.get(linker.setting(request.setting))
     context = context_of(request, cache, compiled.setting, linker)
@@ -147,6 +149,7 @@ def search(cache: FrameCache, retriever: Retriever, q: str, *, setting: str | No
            label: str | None = None, k: int = 10, mode: str = "hybrid",
            include_setting_less: bool = False, sources: list[str] | None = None) -> dict[str, Any]:
     """Norms for a free text, best first (SearchResponse); `sources`: only norms of these sources."""
+    cache = cache.current()  # one data version for the whole answer, even if the cache moves on meanwhile
     linker = linker_for(cache, retriever)
     setting_name = linker.setting(setting) if setting else None
     only = grounding.check_sources(cache, sources)
@@ -167,6 +170,7 @@ def search(cache: FrameCache, retriever: Retriever, q: str, *, setting: str | No
 
 def ground(cache: FrameCache, retriever: Retriever, request: GroundRequest, *, mode: str = "hybrid") -> dict[str, Any]:
     """The norms that bear on a situation, what to find out, and a prompt-ready text (GroundResponse)."""
+    cache = cache.current()  # one data version for the whole answer, even if the cache moves on meanwhile
     linker = linker_for(cache, retriever)
     setting_name = linker.setting(request.setting) if request.setting else None
     context = context_of(request, cache, setting_name, linker)
