@@ -13,7 +13,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
@@ -217,9 +217,10 @@ class FrameCache:
     rolled back, the old generation would lie: it is dropped and the new one loaded on the caller's thread.
     """
 
-    def __init__(self, engine: Engine, *, check_seconds: float = 1.0):
+    def __init__(self, engine: Engine, *, check_seconds: float = 1.0, on_switch: Callable[[], None] = lambda: None):
         self.engine = engine
         self.check_seconds = check_seconds
+        self.on_switch = on_switch  # called after a background load replaced a generation (the old one is garbage)
         self._lock = threading.Lock()
         self._generation: Generation | None = None
         self._checked = 0.0
@@ -263,6 +264,8 @@ class FrameCache:
                     self._generation = generation
                     self._checked = 0.0  # it may already be behind: look again on the next call
             log.info("frame cache: switched to data stamp %s", generation.stamp)
+            del old, generation  # this thread's references: the old generation is freed before on_switch runs
+            self.on_switch()
 
         self._loader = threading.Thread(target=load, name="normbank-frame-cache-load", daemon=True)
         self._loader.start()

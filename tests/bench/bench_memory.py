@@ -66,6 +66,22 @@ def prepare(work: Path, rows: int, import_rows: int, model: str) -> tuple[Path, 
     return template, corpus, {"ingest": ingest, "index": index.strip()[-300:]}
 
 
+def restamp(data: Path) -> None:
+    """Stamp the copied index with the copy's own database URL, as `normbank index` on it would have: the
+    stamp names the database, and a server would otherwise find the index stale and rebuild it at start."""
+    from schema.engine import make_engine
+    from schema.indexing import current_stamp
+
+    engine = make_engine(f"sqlite:///{data / 'normbank.db'}")
+    stamp = current_stamp(engine)
+    engine.dispose()
+    build = (data / "indexes" / "CURRENT").read_text().strip()
+    manifest_path = data / "indexes" / build / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["stamp"] = stamp
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+
 def status(pid: int) -> dict:
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     return {"rss_mb": round(int(fields["VmRSS"].split()[0]) / 1024, 1),
@@ -182,6 +198,7 @@ def one_run(repo: Path, template: Path, corpus: Path, bodies: list[dict], work: 
     data = work / f"run-{repo.name}"
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(template, data, ignore=shutil.ignore_patterns("*.csv", "ingest.json"))
+    restamp(data)
     server = serve(repo, data, model, work / f"serve-{repo.name}.log")
     try:
         judge_all(server.port, bodies)
