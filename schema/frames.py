@@ -249,23 +249,28 @@ class FrameCache:
         if self._loader is not None and self._loader.is_alive():
             return self._loader
 
+        pending = [old]  # emptied by the load, so that nothing keeps the old generation alive after the swap
+
         def load() -> None:
+            previous = pending.pop()
             try:
                 with self.engine.connect() as conn:
                     generation = Generation(self.engine, data_stamp(conn))
-                generation.warm(old.compiled_settings())
+                generation.warm(previous.compiled_settings())
             except Exception:  # noqa: BLE001 - the current generation keeps answering; the next check retries
-                log.warning("could not load the new data version; answering from %s", old.stamp, exc_info=True)
+                log.warning("could not load the new data version; answering from %s", previous.stamp, exc_info=True)
                 with self._lock:
                     self._checked = 0.0
                 return
             with self._lock:
-                if self._generation is old:
+                switched = self._generation is previous
+                if switched:
                     self._generation = generation
                     self._checked = 0.0  # it may already be behind: look again on the next call
-            log.info("frame cache: switched to data stamp %s", generation.stamp)
-            del old, generation  # this thread's references: the old generation is freed before on_switch runs
-            self.on_switch()
+            log.info("frame cache: %s data stamp %s", "switched to" if switched else "dropped", generation.stamp)
+            del previous, generation
+            if switched:
+                self.on_switch()
 
         self._loader = threading.Thread(target=load, name="normbank-frame-cache-load", daemon=True)
         self._loader.start()

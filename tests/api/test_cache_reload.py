@@ -40,7 +40,7 @@ def test_requests_are_answered_from_the_old_data_until_the_new_is_swapped_in(eng
     def held(conn, setting_id):  # the background load waits here until the test lets it go
         if threading.current_thread().name == LOADER:
             loading.set()
-            release.wait(30)
+            release.wait(120)
         return real(conn, setting_id)
 
     monkeypatch.setattr(schema.frames, "load_frames", held)
@@ -50,12 +50,12 @@ def test_requests_are_answered_from_the_old_data_until_the_new_is_swapped_in(eng
         assert before == {"a"}
         run_import(engine=engine, format="normbank", path=_corpus(tmp_path, "b", "normal"), source="b")
         _judge(client)  # sees the new data version and starts loading it in the background
-        assert loading.wait(10), "the new data version was not loaded in the background"
+        assert loading.wait(60), "the new data version was not loaded in the background"
         for _ in range(3):
             assert _judge(client) == (before, old_version)
         assert not release.is_set()  # answered while the load was still held
         release.set()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while (answer := _judge(client))[1] == old_version and time.monotonic() < deadline:
             time.sleep(0.05)
         sources, new_version = answer
