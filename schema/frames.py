@@ -161,6 +161,10 @@ class Generation:
                 self._settings[name] = compiled
         return compiled
 
+    def current(self) -> Generation:
+        """Itself: a generation answers like the cache (`FrameCache.current`) pinned to its data."""
+        return self
+
     def compiled_settings(self) -> list[str]:
         """The settings compiled so far, in the order they were first asked for."""
         return list(self._settings)
