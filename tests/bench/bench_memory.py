@@ -198,7 +198,7 @@ def one_run(repo: Path, template: Path, corpus: Path, bodies: list[dict], work: 
             clients: int) -> dict:
     data = work / f"run-{repo.name}"
     shutil.rmtree(data, ignore_errors=True)
-    shutil.copytree(template, data, ignore=shutil.ignore_patterns("*.csv", "ingest.json"))
+    shutil.copytree(template, data, ignore=shutil.ignore_patterns("*.csv", "ingest.json", "*-wal", "*-shm"))
     restamp(data)
     server = serve(repo, data, model, work / f"serve-{repo.name}.log")
     try:
