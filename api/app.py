@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 from contextlib import asynccontextmanager
 
@@ -44,13 +45,30 @@ def _offline_docs(app: FastAPI) -> None:
                                    swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
 
 
+def return_freed_memory() -> None:
+    """Give the heap memory freed by a finished import or a replaced frame-cache generation back to the
+    system. glibc keeps freed memory in its arenas for reuse, so without this a server stays near the peak
+    of its last import for good; a process-wide call, so it is made here, by the server, and nowhere else."""
+    try:
+        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own C library
+    except (OSError, TypeError):
+        return
+    if trim is not None:  # glibc; elsewhere there is nothing to do
+        trim(0)  # a plain CDLL call: the GIL is released while it runs
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.resolved_database_url)
 
-    cache = FrameCache(engine, check_seconds=settings.cache_check_seconds)
+    cache = FrameCache(engine, check_seconds=settings.cache_check_seconds, on_switch=return_freed_memory)
     retriever = Retriever(engine, settings)
-    imports = ImportJobs(engine, settings.data_dir, on_committed=cache.invalidate)
+
+    def committed() -> None:  # an import of this server committed: its client reads its write once the job says so
+        cache.refresh()
+        return_freed_memory()
+
+    imports = ImportJobs(engine, settings.data_dir, on_committed=committed)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

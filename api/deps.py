@@ -10,11 +10,13 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
 
 from api.retrieval import Retriever
-from schema.frames import FrameCache
+from schema.frames import FrameCache, Generation
 
 
-async def get_cache(request: Request) -> FrameCache:
-    return request.app.state.cache
+async def get_cache(request: Request) -> FrameCache | Generation:
+    """The frame-cache generation this request's data version header names (pinned by api.versioning), or
+    the cache itself when none could be pinned (the database was unreachable as the request came in)."""
+    return getattr(request.state, "generation", None) or request.app.state.cache
 
 
 async def get_retriever(request: Request) -> Retriever:
@@ -30,7 +32,7 @@ def get_connection(request: Request):
         yield conn
 
 
-CacheDep = Annotated[FrameCache, Depends(get_cache)]
+CacheDep = Annotated[FrameCache | Generation, Depends(get_cache)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ConnectionDep = Annotated[Connection, Depends(get_connection)]

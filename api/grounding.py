@@ -26,7 +26,7 @@ from normbank.reasoning import State, judge_behavior
 from normbank.retrieval.fusion import best_per_key, score_fusion
 from normbank.statements import atom_phrase
 from schema.catalog import agreement_of
-from schema.frames import FrameCache
+from schema.frames import FrameCache, Generation
 from schema.queries import source_names
 from api.retrieval import Retriever
 
@@ -69,7 +69,7 @@ def source_of(name: str | None, licence: str | None, row: int | None, url: str |
     return {"name": name or "", "licence": licence, "url": url, "row": row}
 
 
-def check_sources(cache: FrameCache, names: Sequence[str] | None) -> frozenset[str] | None:
+def check_sources(cache: FrameCache | Generation, names: Sequence[str] | None) -> frozenset[str] | None:
     """The `sources` filter of /v1/search and /v1/ground as a set (None: every source); an unknown name
     is a SourceNotFound (404) naming the known ones."""
     if not names:
@@ -120,7 +120,7 @@ def rank(retriever: Retriever, text: str, *, mode: str = "hybrid", k: int = CAND
     return score_fusion([dense, found], [WEIGHTS["dense"], WEIGHTS["lexical"]])[:k]
 
 
-def load_candidates(cache: FrameCache, scored: Sequence[tuple[int, float]]) -> list[Candidate]:
+def load_candidates(cache: FrameCache | Generation, scored: Sequence[tuple[int, float]]) -> list[Candidate]:
     """The candidates' frames and provenance, in the given order (kept in memory by the frame cache)."""
     norms = cache.norms([norm_id for norm_id, _ in scored])
     out = []
@@ -137,7 +137,7 @@ def load_candidates(cache: FrameCache, scored: Sequence[tuple[int, float]]) -> l
     return out
 
 
-def apply_context(candidates: list[Candidate], cache: FrameCache, context: Context, k: int) -> list[Candidate]:
+def apply_context(candidates: list[Candidate], cache: FrameCache | Generation, context: Context, k: int) -> list[Candidate]:
     """Evaluate each candidate frame against the context; drop FALSE ones, replace overridden ones by the
     frames that override them; rank the survivors by relevance, an applicable frame lifted by
     APPLIES_BONUS standard deviations of the survivors' relevance over a conditional one."""

@@ -129,11 +129,14 @@ class ImportJobs:
             values = {"status": FAILED, "error": str(message)[:2000], "read": self._progress[job_id]}
         finally:
             self.discard(job_id)
+        if values["status"] == SUCCEEDED:
+            try:  # before the job says succeeded, so that its client reads its own write from this server
+                self.on_committed()
+            except Exception:  # noqa: BLE001 - the import is committed whatever the cache does
+                log.exception("could not refresh the cache after import job %s", job_id)
         with self.engine.begin() as conn:
             conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(finished_at=_now(), **values))
         self._progress.pop(job_id, None)
-        if values["status"] == SUCCEEDED:
-            self.on_committed()
 
     # -- reading -----------------------------------------------------------------------------------
     def _json(self, job) -> dict[str, Any]:

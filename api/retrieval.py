@@ -1,15 +1,22 @@
 """The retrieval side of a running service: the encoder, the vector indexes on disk, lexical search and
 linking. One `Retriever` per app; it notices a stale or missing index and rebuilds it as configured:
 
-- `rebuild` (default): at start and whenever an import makes the index stale, in a background thread;
-  the old index keeps answering until the new one is swapped in atomically;
-- `demand`: synchronously, on the first request that needs the index;
+- `rebuild` (default): at start and whenever an import makes the index stale, in the background; the old
+  index keeps answering until the new one is swapped in atomically;
+- `demand`: on the first request that needs the index, which waits for it;
 - `off`: never; dense retrieval is unavailable and free text is served by lexical search alone.
+
+Builds run in a child process, `normbank index` (which takes the build lock, so one server of a bank
+builds and the others find the index fresh once they hold it): the encoder's working memory, the texts and
+vectors of the whole bank and the graph build stay out of the server, which only loads the finished files.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -25,8 +32,7 @@ from normbank.retrieval.encoder import Encoder, get_encoder
 from normbank.retrieval.store import IndexStore, LoadedIndexes
 from schema import lexical
 from normbank.retrieval.fusion import best_per_key
-from schema.build_lock import index_build_lock
-from schema.indexing import build_index, current_stamp, prototype_collections
+from schema.indexing import current_stamp, prototype_collections
 from schema.texts import LINKING_COLLECTIONS, linking_collections
 
 log = logging.getLogger("normbank.retrieval")
@@ -37,6 +43,7 @@ VECTOR_CACHE_SIZE = 50_000  # linking candidates' vectors kept in memory (settin
 class Retriever:
     def __init__(self, engine: Engine, settings: Settings, *, encoder: Encoder | None = None):
         self.engine = engine
+        self.settings = settings
         self.mode = settings.index_on_start
         self.store = IndexStore(Path(settings.data_dir) / "indexes")
         self.models_dir = Path(settings.data_dir) / "models"  # cached ONNX exports
@@ -50,6 +57,7 @@ class Retriever:
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._builder: threading.Thread | None = None
+        self._child: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._last_error: str | None = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -71,20 +79,38 @@ class Retriever:
         return self.store.is_stale(manifest, model=self.encoder.name, stamp=current_stamp(self.engine))
 
     def rebuild(self, *, progress: bool = False) -> None:
-        """Build now (one build at a time per process, and per bank across servers) and load the result;
-        when another server built it meanwhile, load that one."""
-        with self._build_lock, index_build_lock(self.engine, self.store.root):
-            if self.staleness() is None:
-                self._reload(force=True)
-                return
+        """Build now in a child process (one build at a time per process, and per bank across servers) and
+        load the result; when another server built it meanwhile, load that one."""
+        with self._build_lock:
             try:
-                build_index(self.engine, self.store, self.encoder, progress=progress)
+                self._build_in_child(progress=progress)
                 self._last_error = None
             except Exception as exc:  # noqa: BLE001 - reported by readiness, retried on the next trigger
                 self._last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("index build failed")
+                log.error("index build failed: %s", exc)
                 raise
             self._reload(force=True)
+
+    def _build_in_child(self, *, progress: bool) -> None:
+        """`normbank index` on this server's database, data directory and model, in a child process."""
+        env = {**os.environ, "NORMBANK_DATABASE_URL": self.settings.resolved_database_url,
+               "NORMBANK_DATA_DIR": str(Path(self.settings.data_dir).resolve()),
+               "NORMBANK_EMBEDDING_BACKEND": self.backend}
+        if self.model:
+            env["NORMBANK_EMBEDDING_MODEL"] = self.model
+        argv = [sys.executable, "-m", "normbank.cli", "index", "--progress" if progress else "--no-progress"]
+        if self._stop.is_set():
+            raise IndexNotReady("the server is stopping")
+        self._child = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=None if progress else subprocess.PIPE, text=True)
+        try:
+            _, errors = self._child.communicate()
+        finally:
+            code, self._child = self._child.returncode, None
+        if code != 0:  # its error goes to the log only: it may name paths and hosts, which /readyz must not
+            tail = [line for line in (errors or "").strip().splitlines() if line.strip()][-5:]
+            log.error("`normbank index` exited with %s:\n%s", code, "\n".join(tail))
+            raise IndexNotReady(f"the index build (`normbank index`) exited with {code}; the server's log says why")
 
     def _build_in_background(self) -> None:
         if self._builder is not None and self._builder.is_alive():
@@ -117,8 +143,12 @@ class Retriever:
             threading.Thread(target=self._watch, name="normbank-index-watch", daemon=True).start()
 
     def stop(self) -> None:
-        """Called at app shutdown: ends the watcher."""
+        """Called at app shutdown: ends the watcher and a build still running (its files are never switched
+        in half-written; another server or the next start builds again)."""
         self._stop.set()
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.terminate()
 
     def _watch(self) -> None:
         try:

@@ -20,7 +20,7 @@ from normbank.ids import parse_norm_id, public_norm_id
 from normbank.linking import Linker
 from normbank.reasoning import Judgement, judge_behavior, query as run_query, unused_dimensions
 from schema import catalog, queries
-from schema.frames import FrameCache
+from schema.frames import FrameCache, Generation
 from schema.queries import sources as list_sources
 
 if TYPE_CHECKING:
@@ -49,13 +49,13 @@ def decode_cursor(cursor: str, *, key: str) -> int:
     return int(match.group(1), base)
 
 
-def linker_for(cache: FrameCache, retriever: Retriever | None) -> Linker:
+def linker_for(cache: FrameCache | Generation, retriever: Retriever | None) -> Linker:
     """A linker over the bank's vocabulary, with dense similarity when the retriever offers it."""
     similarity = retriever.similarity if retriever is not None and retriever.links_densely else None
     return Linker(cache.vocabulary(), cache.scales(), similarity)
 
 
-def context_of(request: ContextIn | GroundRequest, cache: FrameCache, setting: str | None, linker: Linker) -> Context:
+def context_of(request: ContextIn | GroundRequest, cache: FrameCache | Generation, setting: str | None, linker: Linker) -> Context:
     scales = cache.scales()
     person, other = request.person or PartyIn(), request.other or PartyIn()
     return make_context(
@@ -67,7 +67,7 @@ def context_of(request: ContextIn | GroundRequest, cache: FrameCache, setting: s
     )
 
 
-def _unused(context: Context, cache: FrameCache) -> list[dict[str, str]]:
+def _unused(context: Context, cache: FrameCache | Generation) -> list[dict[str, str]]:
     return [{"subject": s.value, "name": n} for s, _k, n in unused_dimensions(context, cache.dimensions())]
 
 
@@ -98,6 +98,7 @@ def _setting_summary(compiled: CompiledFrames) -> dict[str, Any]:
 def judgement(cache: FrameCache, request: JudgeRequest,
               retriever: Retriever | None = None) -> tuple[Judgement, dict[str, Any]]:
     """The verdict on one behaviour in a context, and the rest of its JudgeResponse (setting, unused, linked)."""
+    cache = cache.current()  # one data version for the whole answer, even if the cache moves on meanwhile
     linker = linker_for(cache, retriever)
     compiled = cache.get(linker.setting(request.setting))
     context = context_of(request, cache, compiled.setting, linker)
@@ -116,6 +117,7 @@ def query(cache: FrameCache, request: QueryRequest, retriever: Retriever | None 
           render: Callable[[Judgement], Any] = result_of) -> dict[str, Any]:
     """Every behaviour of a setting judged for a context, a page at a time (QueryResponse); `render` makes
     each result (a JSON-ready dict by default; the HTTP route passes its serialised form)."""
+    cache = cache.current()  # one data version for the whole answer, even if the cache moves on meanwhile
     linker = linker_for(cache, retriever)
     compiled = cache.get(linker.setting(request.setting))
     context = context_of(request, cache, compiled.setting, linker)
@@ -141,6 +143,7 @@ def search(cache: FrameCache, retriever: Retriever, q: str, *, setting: str | No
            label: str | None = None, k: int = 10, mode: str = "hybrid",
            include_setting_less: bool = False, sources: list[str] | None = None) -> dict[str, Any]:
     """Norms for a free text, best first (SearchResponse); `sources`: only norms of these sources."""
+    cache = cache.current()  # one data version for the whole answer, even if the cache moves on meanwhile
     linker = linker_for(cache, retriever)
     setting_name = linker.setting(setting) if setting else None
     only = grounding.check_sources(cache, sources)
@@ -161,6 +164,7 @@ def search(cache: FrameCache, retriever: Retriever, q: str, *, setting: str | No
 
 def ground(cache: FrameCache, retriever: Retriever, request: GroundRequest, *, mode: str = "hybrid") -> dict[str, Any]:
     """The norms that bear on a situation, what to find out, and a prompt-ready text (GroundResponse)."""
+    cache = cache.current()  # one data version for the whole answer, even if the cache moves on meanwhile
     linker = linker_for(cache, retriever)
     setting_name = linker.setting(request.setting) if request.setting else None
     context = context_of(request, cache, setting_name, linker)

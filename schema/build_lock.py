@@ -1,7 +1,8 @@
 """One index build at a time across every server of a bank: the servers that share a data directory (and
 so its vector indexes) and a database take this lock before building, and check again once they hold it,
-so the index is built once; the others wait in their background thread and keep answering from the
-index they have until the new one is switched in.
+so the index is built once. A server's builds are `normbank index` in a child process: the other servers'
+children wait here while their servers keep answering from the index they have until the new one is
+switched in.
 
 PostgreSQL: a session advisory lock (servers on several hosts sharing the data directory over a network
 file system); SQLite: an exclusive `flock` on a file in the index directory (servers on one host)."""

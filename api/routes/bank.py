@@ -33,7 +33,7 @@ def delete_source(name: Annotated[Name, Path()], engine: EngineDep, request: Req
     one transaction (queued behind a running import); other sources keep their norms and ids. The data
     version moves, so caches and the vector index refresh as after an import."""
     result = remove_source(engine=engine, name=name)
-    request.app.state.cache.invalidate()
+    request.app.state.cache.refresh()  # this request waits for it; the others keep answering meanwhile
     return Removal(**result)
 
 

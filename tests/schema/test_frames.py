@@ -36,7 +36,7 @@ def test_norms_are_read_once_per_data_version_and_missing_ids_are_left_out(engin
     monkeypatch.setattr(frames, "NORMS_KEPT", 2)
     cache.invalidate()
     cache.norms(ids[:5])
-    assert list(cache._norms) == ids[3:5]  # the oldest went first
+    assert list(cache.current()._norms) == ids[3:5]  # the oldest went first
 
 
 def test_loose_frames_are_compiled_once_whatever_their_order(engine):
