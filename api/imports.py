@@ -9,8 +9,6 @@ it); posting the file again completes it. No web framework here: the routes are 
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import queue
 import shutil
@@ -26,7 +24,8 @@ from sqlalchemy.engine import Engine
 
 from ingest.pipeline import run_import
 from normbank.errors import ImportNotFound, echo
-from schema.models import ImportJob, RejectedRow
+from schema.models import ImportJob, ImportRun, RejectedRow
+from schema.queries import rejected_csv
 
 log = logging.getLogger("normbank.imports")
 
@@ -123,7 +122,7 @@ class ImportJobs:
         values: dict[str, Any]
         try:
             report = run_import(engine=self.engine, format=job["format"], path=job["upload"], source=job["source"],
-                                on_progress=count)
+                                on_progress=count, job_id=job_id)
             values = {"status": SUCCEEDED, "report": report.to_json(), "run_id": report.run_id, "read": report.read}
         except Exception as exc:  # noqa: BLE001 - the job reports it
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
@@ -157,26 +156,10 @@ class ImportJobs:
         return [self._json(job) for job in jobs]
 
     def rejected_csv(self, job_id: str) -> Iterator[bytes]:
-        """The rejected rows of a finished job as CSV (row, reason, raw); raises before streaming."""
+        """The rejected rows of a job (of every source it imported) as CSV; raises before streaming."""
         with self.engine.connect() as conn:
-            found = conn.execute(select(ImportJob.id, ImportJob.run_id).where(ImportJob.id == job_id)).first()
+            found = conn.execute(select(ImportJob.id).where(ImportJob.id == job_id)).first()
         if found is None:
             raise ImportNotFound(f"no import job {echo(job_id)}", details={"id": job_id[:80]})
-        return _rejected_rows(self.engine, found.run_id)
-
-
-def _rejected_rows(engine: Engine, run_id: int | None) -> Iterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("row", "reason", "raw"))
-    yield buffer.getvalue().encode()
-    if run_id is None:
-        return
-    with engine.connect() as conn:
-        query = (select(RejectedRow.row_number, RejectedRow.reason, RejectedRow.raw)
-                 .where(RejectedRow.import_run_id == run_id).order_by(RejectedRow.row_number))
-        for rows in conn.execution_options(yield_per=2000).execute(query).partitions():
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerows(rows)
-            yield buffer.getvalue().encode()
+        return rejected_csv(self.engine, RejectedRow.import_run_id.in_(
+            select(ImportRun.id).where(ImportRun.job_id == job_id)))

@@ -4,7 +4,8 @@ An ASGI middleware rather than a route dependency, so that neither a large body 
 reaches the application: a body over `max_body_bytes` is refused with 413 (at once when its
 Content-Length says so, else as soon as the bytes received pass the limit), and a body whose next part
 takes longer than `read_timeout` seconds to arrive is refused with 408. Both answer with the API's error
-envelope.
+envelope. Once the body is in, the timeout no longer applies: a streamed answer (an export) may take as long
+as it takes, while the server waits to hear whether the client went away.
 """
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ class RequestLimits:
         if length.isdigit() and int(length) > limit:
             return await _refuse(send, too_large)
         received = 0
-        started = False
+        started = complete = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, complete
+            if complete:  # the body is all in: what comes next is the client leaving, however late
+                return await receive()
             try:
                 message = await asyncio.wait_for(receive(), self.read_timeout)
             except asyncio.TimeoutError:
@@ -66,6 +69,7 @@ class RequestLimits:
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise too_large
+                complete = not message.get("more_body", False)
             return message
 
         async def tracked_send(message: Message) -> None:

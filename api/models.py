@@ -311,10 +311,10 @@ class ErrorResponse(BaseModel):
 # -- free text: linking, search, grounding -----------------------------------------------------------
 class LinkOut(BaseModel):
     text: str = Field(..., description="What the request said.")
-    kind: Literal["setting", "role", "behavior", "value"]
+    kind: Literal["setting", "role", "behavior", "value", "place"]  # place: a country found in the text
     linked: Optional[str] = Field(None, description="The bank's entry it was linked to; null: could not link.")
     score: float
-    method: Optional[Literal["exact", "alias", "fuzzy", "dense"]] = None
+    method: Optional[Literal["exact", "alias", "fuzzy", "dense", "gazetteer"]] = None
 
 
 class SearchRequest(BaseModel):

@@ -6,8 +6,7 @@ of `api.models` (the routes serialise them; the OpenAPI document describes them)
 from __future__ import annotations
 
 import re
-
-import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from api import grounding
@@ -72,21 +71,8 @@ def _unused(context: Context, cache: FrameCache) -> list[dict[str, str]]:
     return [{"subject": s.value, "name": n} for s, _k, n in unused_dimensions(context, cache.dimensions())]
 
 
-# The JSON of an answer, made once per answer: the reasoner shares answers between contexts that decide a
-# behaviour alike, and a full query over a large setting holds thousands of frames. Kept as long as the
-# reasoner keeps the answer.
-_RESULTS: weakref.WeakKeyDictionary[Judgement, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
 def result_of(j: Judgement) -> dict[str, Any]:
-    """The API's RESULT for a judgement (shared between requests: never mutate it)."""
-    result = _RESULTS.get(j)
-    if result is None:
-        result = _RESULTS[j] = _result(j)
-    return result
-
-
-def _result(j: Judgement) -> dict[str, Any]:
+    """The API's RESULT for a judgement, as a JSON-ready dict."""
     frames = [{
         "id": public_norm_id(e.frame.id), "label": e.frame.label, "support": e.frame.support,
         "constraints": e.constraints, "state": e.state.value, "matched": e.matched, "failed": e.failed,
@@ -109,19 +95,27 @@ def _setting_summary(compiled: CompiledFrames) -> dict[str, Any]:
     return {"name": compiled.setting or "", "behaviors": len(compiled.by_behavior), "frames": len(compiled)}
 
 
-def judge(cache: FrameCache, request: JudgeRequest, retriever: Retriever | None = None) -> dict[str, Any]:
-    """The verdict on one behaviour in a context (JudgeResponse)."""
+def judgement(cache: FrameCache, request: JudgeRequest,
+              retriever: Retriever | None = None) -> tuple[Judgement, dict[str, Any]]:
+    """The verdict on one behaviour in a context, and the rest of its JudgeResponse (setting, unused, linked)."""
     linker = linker_for(cache, retriever)
     compiled = cache.get(linker.setting(request.setting))
     context = context_of(request, cache, compiled.setting, linker)
     behavior = linker.behavior(request.behavior, compiled.by_behavior)
-    judgement = judge_behavior(compiled, behavior, compiled.facts(context))
-    return {**result_of(judgement), "setting": compiled.setting, "unused": _unused(context, cache),
-            "linked": linker.to_json()}
+    verdict = judge_behavior(compiled, behavior, compiled.facts(context))
+    return verdict, {"setting": compiled.setting, "unused": _unused(context, cache), "linked": linker.to_json()}
 
 
-def query(cache: FrameCache, request: QueryRequest, retriever: Retriever | None = None) -> dict[str, Any]:
-    """Every behaviour of a setting judged for a context, a page at a time (QueryResponse)."""
+def judge(cache: FrameCache, request: JudgeRequest, retriever: Retriever | None = None) -> dict[str, Any]:
+    """The verdict on one behaviour in a context (JudgeResponse)."""
+    verdict, rest = judgement(cache, request, retriever)
+    return {**result_of(verdict), **rest}
+
+
+def query(cache: FrameCache, request: QueryRequest, retriever: Retriever | None = None, *,
+          render: Callable[[Judgement], Any] = result_of) -> dict[str, Any]:
+    """Every behaviour of a setting judged for a context, a page at a time (QueryResponse); `render` makes
+    each result (a JSON-ready dict by default; the HTTP route passes its serialised form)."""
     linker = linker_for(cache, retriever)
     compiled = cache.get(linker.setting(request.setting))
     context = context_of(request, cache, compiled.setting, linker)
@@ -131,7 +125,7 @@ def query(cache: FrameCache, request: QueryRequest, retriever: Retriever | None 
                             statuses=request.status, offset=offset, limit=request.limit)
     end = offset + len(page)
     return {
-        "setting": _setting_summary(compiled), "results": [result_of(j) for j in page], "total": total,
+        "setting": _setting_summary(compiled), "results": [render(j) for j in page], "total": total,
         "next_cursor": encode_cursor({"offset": end}) if end < total else None,
         "unused": _unused(context, cache), "linked": linker.to_json(),
     }

@@ -3,8 +3,12 @@ NormBank.csv's own layout.
 
 The JSONL holds, per source in the order the sources were first imported: a `source` line, for a taxonomy
 source its `setting` and `dimension` entries, one `norm` line per norm (its frame's atoms, its source rows
-and its examples) and one `rejected` line per rejected row. Norm, row and example fields are taken from the
-table definitions (`schema.models`), so a column added there is exported without touching this module.
+and its examples) and one `rejected` line per rejected row. Norm and example fields are taken from the
+table definitions (`schema.models`), so a column added there is exported without touching this module; a
+norm's source rows are their row numbers.
+
+Each source's norms come from a few set-based queries (none per norm), read from server-side cursors, and
+leave as chunks of lines.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timezone
+from itertools import chain, groupby, islice
 from operator import itemgetter
 from typing import Any, Iterator
 
 import orjson
-from sqlalchemy import Table, select
+from sqlalchemy import Table, Text, cast, func, select
 from sqlalchemy.engine import Connection
 
 from normbank.constraints import AND
@@ -34,7 +39,10 @@ EXPORT_VERSION = 1
 # Keys and links the export writes by name (setting, behaviour, atoms, source) instead of as numbers.
 _LINKS = frozenset({"id", "norm_id", "source_id", "import_run_id", "setting_id", "behavior_id"})
 _TAXONOMY_KIND = "normbank-taxonomy"
-_TEXT = itemgetter(0)
+_FIRST = itemgetter(0)
+_NONE: list = []
+_FETCHED = 5000  # rows per fetch from a server-side cursor
+_LINES_PER_CHUNK = 1000  # lines joined into one chunk: a streamed HTTP answer sends each chunk on its own
 
 
 def exported_columns(table: Table) -> tuple[str, ...]:
@@ -43,12 +51,18 @@ def exported_columns(table: Table) -> tuple[str, ...]:
 
 
 NORM_FIELDS = exported_columns(Norm.__table__)
-ROW_FIELDS = exported_columns(NormRow.__table__)
+_NORM_KEYS = ("type", "id", "setting", "behavior", *NORM_FIELDS)
 EXAMPLE_FIELDS = exported_columns(NormExample.__table__)
 
 
 def _line(obj: dict) -> bytes:
-    return orjson.dumps(obj) + b"\n"
+    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _chunks(items: Iterator[dict]) -> Iterator[bytes]:
+    """The items as JSONL, a thousand lines to a chunk."""
+    while batch := list(islice(items, _LINES_PER_CHUNK)):
+        yield b"".join(map(_line, batch))
 
 
 def export_sources(conn: Connection, source: str | None = None) -> list[dict[str, Any]]:
@@ -89,31 +103,33 @@ def _taxonomy(conn: Connection) -> Iterator[dict]:
                "values": values.get(did, [])}
 
 
-def _grouped(conn: Connection, query) -> dict[int, list]:
-    """The query's rows by their first column (fetched at once: row by row cost 10x more)."""
-    out: dict[int, list] = {}
-    for row in conn.execute(query).all():
-        out.setdefault(row[0], []).append(row)
-    return out
+def _streamed(conn: Connection, query) -> Iterator:
+    """The query's rows from a server-side cursor (PostgreSQL), fetched `_FETCHED` at a time: memory stays
+    flat."""
+    result = conn.execution_options(stream_results=True, yield_per=_FETCHED).execute(query)
+    return chain.from_iterable(result.partitions())
+
+
+class _PerNorm:
+    """The rows of a query ordered like the norms (norm id first), handed out per norm as the norms pass:
+    a merge in one pass, the query streamed."""
+
+    def __init__(self, rows: Iterator):
+        self._groups = groupby(rows, key=_FIRST)
+        self._next = next(self._groups, None)
+
+    def take(self, norm_id: int) -> list:
+        if self._next is None or self._next[0] != norm_id:
+            return _NONE
+        found = list(self._next[1])
+        self._next = next(self._groups, None)
+        return found
 
 
 def _example_order(norm_id: int, row: int, examples: list[dict]) -> list[dict]:
     """A row's examples in the order the reader gave them (their ids hash that position)."""
     position = {stable_id("example", norm_id, row, i): i for i in range(len(examples))}
     return sorted(examples, key=lambda e: position.get(e.pop("_id"), len(examples)))
-
-
-def _atoms(conn: Connection, of_source) -> tuple[dict[int, list], dict[int, tuple[str, dict]]]:
-    """The norms' atom ids, and each atom once: (its text, its JSON), shared by every norm that uses it."""
-    links = _grouped(conn, select(NormConstraint.norm_id, NormConstraint.atom_id)
-                     .where(NormConstraint.norm_id.in_(of_source)))
-    used = select(NormConstraint.atom_id).where(NormConstraint.norm_id.in_(of_source))
-    atoms = {aid: (text, {"subject": subject, "kind": kind, "name": name, "relation": relation, "value": value})
-             for aid, subject, kind, name, relation, value, text in conn.execute(
-                 select(ConstraintAtom.id, ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name,
-                        ConstraintAtom.relation, ConstraintAtom.value, ConstraintAtom.text)
-                 .where(ConstraintAtom.id.in_(used))).all()}
-    return links, atoms
 
 
 def _examples(norm_id: int, found: list) -> list[dict]:
@@ -124,32 +140,72 @@ def _examples(norm_id: int, found: list) -> list[dict]:
     return [x for row in sorted(by_row) for x in _example_order(norm_id, row, by_row[row])]
 
 
+def _listed(column, of_source) -> Any:
+    """Per norm of the source, the values of `column` (in a table keyed by norm_id) as one string."""
+    norm_id = column.table.c.norm_id
+    return (select(norm_id, func.aggregate_strings(cast(column, Text), " ").label("listed"))
+            .where(norm_id.in_(of_source)).group_by(norm_id).subquery())
+
+
+class _Atoms:
+    """The atoms of the source's norms, each once, and each conjunction's list of them (sorted by text)
+    once: norms that share a conjunction share its list."""
+
+    def __init__(self, conn: Connection, of_source):
+        used = select(NormConstraint.atom_id).where(NormConstraint.norm_id.in_(of_source))
+        self._atoms = {str(aid): (text, {"subject": subject, "kind": kind, "name": name, "relation": relation,
+                                         "value": value})
+                       for aid, subject, kind, name, relation, value, text in conn.execute(
+                           select(ConstraintAtom.id, ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name,
+                                  ConstraintAtom.relation, ConstraintAtom.value, ConstraintAtom.text)
+                           .where(ConstraintAtom.id.in_(used)))}
+        self._lists: dict[str | None, list[dict]] = {None: []}
+
+    def of(self, ids: str | None) -> list[dict]:
+        """The atoms whose ids `ids` lists (space-separated, in any order)."""
+        found = self._lists.get(ids)
+        if found is None:
+            found = self._lists[ids] = [a[1] for a in sorted((self._atoms[i] for i in ids.split()), key=_FIRST)]
+        return found
+
+
+def _rows(numbers: str | None) -> list[dict]:
+    if numbers is None:
+        return []
+    if " " not in numbers:
+        return [{"row_number": int(numbers)}]
+    return [{"row_number": n} for n in sorted(map(int, numbers.split()))]
+
+
 def _norms(conn: Connection, source_id: int) -> Iterator[dict]:
+    """The source's norms in the order of their first row, each with its atoms, source rows and examples:
+    one query gives each norm with its atom ids and row numbers listed by the database; the examples
+    (of the few corpora that have any) come from a second query in the same order, merged as they pass."""
     of_source = select(Norm.id).where(Norm.source_id == source_id)
-    links, atoms = _atoms(conn, of_source)
-    rows = _grouped(conn, select(NormRow.norm_id, *[NormRow.__table__.c[f] for f in ROW_FIELDS])
-                    .where(NormRow.norm_id.in_(of_source)).order_by(NormRow.norm_id, NormRow.row_number))
-    examples = _grouped(conn, select(NormExample.norm_id, NormExample.id, *[NormExample.__table__.c[f] for f in EXAMPLE_FIELDS])
-                        .where(NormExample.norm_id.in_(of_source)))
-    query = (select(Norm.id, Setting.name, Behavior.name, *[Norm.__table__.c[f] for f in NORM_FIELDS])
+    atoms = _Atoms(conn, of_source)
+    links, rows = _listed(NormConstraint.atom_id, of_source), _listed(NormRow.row_number, of_source)
+    order = (Norm.row_number, Norm.id)
+    examples = _PerNorm(_streamed(conn, select(NormExample.norm_id, NormExample.id, *[
+        NormExample.__table__.c[f] for f in EXAMPLE_FIELDS]).join(Norm, Norm.id == NormExample.norm_id)
+        .where(Norm.source_id == source_id).order_by(*order)))
+    query = (select(Norm.id, links.c.listed, rows.c.listed, Setting.name, Behavior.name,
+                    *[Norm.__table__.c[f] for f in NORM_FIELDS])
              .join(Behavior, Behavior.id == Norm.behavior_id).outerjoin(Setting, Setting.id == Norm.setting_id)
-             .where(Norm.source_id == source_id).order_by(Norm.row_number, Norm.id))
-    no_links: list = []
-    for norm_id, setting, behavior, *values in conn.execution_options(yield_per=5000).execute(query):
-        norm = {"type": "norm", "id": public_norm_id(norm_id), "setting": setting, "behavior": behavior,
-                **dict(zip(NORM_FIELDS, values))}
-        norm["atoms"] = [a[1] for a in sorted((atoms[link[1]] for link in links.get(norm_id, no_links)),
-                                              key=_TEXT)]
-        norm["rows"] = [dict(zip(ROW_FIELDS, r[1:])) for r in rows.get(norm_id, no_links)]
-        found = examples.get(norm_id)
-        norm["examples"] = _examples(norm_id, found) if found else []
+             .outerjoin(links, links.c.norm_id == Norm.id).outerjoin(rows, rows.c.norm_id == Norm.id)
+             .where(Norm.source_id == source_id).order_by(*order))
+    for norm_id, atom_ids, row_numbers, *values in _streamed(conn, query):
+        norm = dict(zip(_NORM_KEYS, ("norm", public_norm_id(norm_id), *values)))
+        norm["atoms"] = atoms.of(atom_ids)
+        norm["rows"] = _rows(row_numbers)
+        found = examples.take(norm_id)
+        norm["examples"] = _examples(norm_id, found) if found else _NONE
         yield norm
 
 
 def _rejected(conn: Connection, source_id: int) -> Iterator[dict]:
     query = (select(RejectedRow.row_number, RejectedRow.raw, RejectedRow.reason)
              .where(RejectedRow.source_id == source_id).order_by(RejectedRow.row_number))
-    for row, raw, reason in conn.execution_options(yield_per=5000).execute(query):
+    for row, raw, reason in _streamed(conn, query):
         yield {"type": "rejected", "row_number": row, "raw": raw, "reason": reason}
 
 
@@ -162,12 +218,9 @@ def export_jsonl(conn: Connection, source: str | None = None) -> Iterator[bytes]
         yield _line({"type": "source", "name": src["name"], "kind": src["kind"], "version": src["version"],
                      "licence": src["licence"], "url": src["url"], "sha256": src["sha256"]})
         if src["kind"] == _TAXONOMY_KIND:
-            for entry in _taxonomy(conn):
-                yield _line(entry)
-        for item in _norms(conn, src["id"]):
-            yield _line(item)
-        for item in _rejected(conn, src["id"]):
-            yield _line(item)
+            yield from _chunks(_taxonomy(conn))
+        yield from _chunks(_norms(conn, src["id"]))
+        yield from _chunks(_rejected(conn, src["id"]))
 
 
 NORMBANK_CSV_HEADER = ("setting", "behavior", "setting-behavior", "constraints", "constraints_given",

@@ -108,50 +108,17 @@ class SqliteLoader:
 class PostgresLoader:
     """COPY straight into the tables that were empty when the run began (the normaliser emits each key
     once per run, so nothing in them can conflict); into ON COMMIT DROP staging tables for the others,
-    merged after each batch with INSERT ... SELECT ... ON CONFLICT DO NOTHING.
-
-    As PostgreSQL's guide to populating a database advises, the tables that were empty lose their
-    secondary indexes, the primary keys no foreign key needs and the foreign keys between them until
-    `finish` makes them again: built once, and checked with one join each, instead of row by row. It all
-    happens inside the run's transaction, so a failed or killed run leaves them as they were; until the run
-    commits those tables are locked, and as they were empty a reader only waits to see the first import
-    whole. Their foreign keys to tables that were not empty (import_run, source) stay: dropping one would
-    lock the table it refers to against every reader until the run commits."""
+    merged after each batch with INSERT ... SELECT ... ON CONFLICT DO NOTHING."""
 
     def __init__(self, dbapi_connection: Any, run_id: int):
         self.db = dbapi_connection
         self.run_id = run_id
         self.inserted: dict[str, int] = dict.fromkeys(LOAD_ORDER, 0)
         self._staged: set[str] = set()
-        tables = (*LOAD_ORDER, "norm_fts")
-        found = self.db.execute(" UNION ALL ".join(f"(SELECT '{t}' FROM {t} LIMIT 1)" for t in tables)).fetchall()
-        self._empty = set(tables) - {name for (name,) in found}
-        self._remake = self._drop_until_finish(sorted(self._empty))
+        found = self.db.execute(" UNION ALL ".join(f"(SELECT '{t}' FROM {t} LIMIT 1)" for t in LOAD_ORDER)).fetchall()
+        self._empty = set(LOAD_ORDER) - {name for (name,) in found}
         self._documents_sql = lexical.norm_documents_sql(
             "n.id IN (SELECT unnest(%s::bigint[])) AND n.import_run_id = %s")
-
-    def _drop_until_finish(self, tables: list[str]) -> list[str]:
-        """Drop the tables' secondary indexes, the foreign keys between them and the primary keys no foreign
-        key refers to; returns the DDL that makes them again, keys first."""
-        fks = self.db.execute(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) AND confrelid = ANY(%s::regclass[]) "
-            "ORDER BY 1, 2", (tables, tables)).fetchall()
-        keys = self.db.execute(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint p "
-            "WHERE contype = 'p' AND conrelid = ANY(%s::regclass[]) AND NOT EXISTS "
-            "(SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = p.conrelid) ORDER BY 1",
-            (tables,)).fetchall()
-        indexes = self.db.execute(
-            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
-            "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary AND NOT indisunique ORDER BY 1",
-            (tables,)).fetchall()
-        for table, name, _definition in fks + keys:
-            self.db.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        for name, _definition in indexes:
-            self.db.execute(f"DROP INDEX {name}")
-        add = [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in keys + fks]
-        return add[:len(keys)] + [definition for _name, definition in indexes] + add[len(keys):]
 
     def load(self, batch: Batch) -> None:
         with self.db.cursor() as cursor:
@@ -190,9 +157,7 @@ class PostgresLoader:
 
     def finish(self) -> dict[str, int]:
         with self.db.cursor() as cursor:
-            cursor.execute(_SUPPORT_SQL.format(p="%s"), (self.run_id,))  # before the indexes it would update
-            for statement in self._remake:
-                cursor.execute(statement)
+            cursor.execute(_SUPPORT_SQL.format(p="%s"), (self.run_id,))
         return self.inserted
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import sys
 import time
 from contextlib import closing, contextmanager
@@ -28,6 +29,8 @@ from normbank.errors import CorpusNotFound
 from ingest.worker import normalised, normalised_in_worker, use_worker
 from schema.models import ImportRun, Source
 from schema.queries import COMMITTED, UNCHANGED, load_scales
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
 _IMPORT_LOCK = 0x6E6F726D  # pg_advisory_xact_lock key shared by every import ("norm")
@@ -92,11 +95,12 @@ def _record_failure(engine: Engine, reader: Reader, source: str, path: Path, sha
 
 def _load(conn: Connection, raw: Any, reader: Reader, path: Path, report: ImportReport, *, sha: str,
           batch_size: int, bar: Any, started: float, options: dict[str, Any],
-          provenance: tuple[str | None, str | None]) -> int:
+          provenance: tuple[str | None, str | None], job_id: str | None) -> int:
     """The run inside its transaction, up to (not including) the commit: fills `report`, returns the run id."""
     source_id = _upsert_source(conn, report.source, reader, sha, provenance)
     run_id = conn.execute(insert(ImportRun).values(
         source_id=source_id, format=reader.format, path=str(path), sha256=sha, status="running", started_at=_now(),
+        job_id=job_id,
     ).returning(ImportRun.id)).scalar_one()
     scales = load_scales(conn)
     if use_worker(reader, path) and READERS.get(reader.format) is reader:
@@ -196,9 +200,11 @@ def run_import(
     batch_size: int = BATCH_SIZE,
     on_progress: Callable[[int], None] | None = None,
     options: dict[str, Any] | None = None,
+    job_id: str | None = None,
 ) -> ImportReport:
     """Import one corpus file or directory; returns what was read, loaded, collapsed and rejected.
-    `on_progress(n)` is called as each batch of `n` records is loaded (an HTTP import job counts them).
+    `on_progress(n)` is called as each batch of `n` records is loaded (an HTTP import job counts them);
+    `job_id` is that job's, written on each of its runs.
     `options` are the reader's own (`Reader.options`, e.g. `{"mapping": "map.toml"}` for `table`)."""
     reader = get_reader(format)
     path = Path(path)
@@ -220,7 +226,7 @@ def run_import(
         with engine.connect() as conn, write_transaction(conn) as raw:
             try:
                 report.run_id = _load_parts(conn, raw, parts, path, report, sha=sha, batch_size=batch_size,
-                                            bar=bar, started=started, options=options)
+                                            bar=bar, started=started, options=options, job_id=job_id)
                 if dry_run:
                     conn.rollback()
                 else:
@@ -240,6 +246,19 @@ def run_import(
     finally:
         if bar is not None:
             bar.close()
+    if not dry_run and engine.dialect.name == "postgresql":
+        _analyze(engine)
     # The report's time covers the commit too; the run's row, written inside the transaction, cannot.
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _analyze(engine: Engine) -> None:
+    """Fresh planner statistics after a committed import (PostgreSQL's autovacuum would get there later;
+    until then a bank that grew from empty is planned as if it were empty). Best effort: the import stands."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    except Exception:  # noqa: BLE001
+        log.warning("ANALYZE after the import failed", exc_info=True)

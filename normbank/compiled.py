@@ -120,6 +120,13 @@ class CompiledFrames:
             self.frame_atoms.append(ids)
             self.frame_texts.append(tuple(self.atom_texts[a] for a in ids))
             self.frame_sets.append(frozenset(ids))
+        # Each frame's place among its behaviour's conditions: by label, then the best supported, the
+        # simplest and (for a stable order) the text.
+        order = sorted(range(len(self.frames)), key=lambda i: (
+            self.frames[i].label, -self.frames[i].support, len(self.frame_atoms[i]), self.frame_texts[i]))
+        self.condition_rank: list[int] = [0] * len(order)
+        for rank, i in enumerate(order):
+            self.condition_rank[i] = rank
         self.behavior_atoms: dict[str, tuple[int, ...]] = {}
         self.behavior_dimensions: dict[str, tuple[tuple[DimensionKey, ...], tuple[int, ...]]] = {}
         for behavior, indexes in self.by_behavior.items():

@@ -13,7 +13,7 @@ import difflib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
@@ -135,6 +135,14 @@ def gazetteer() -> Gazetteer:
 
 
 def find_place(texts: Iterable[str | None], *, explicit: bool = False) -> Link | None:
+    """The country the texts are set in (see `_find_place`); remembered for the texts last asked about
+    (requests repeat settings and values)."""
+    found = _find_place(tuple(texts), explicit)
+    return None if found is None else Link(found.text, found.kind, found.linked, found.score, found.method)
+
+
+@lru_cache(maxsize=4096)
+def _find_place(texts: tuple[str | None, ...], explicit: bool) -> Link | None:
     """The country the texts are set in, by the places they name ("a dinner in Beijing" -> china), else by
     a demonym ("a Parisian cafe" -> france). Running text links capitalised names of countries, US states
     and cities of TEXT_MIN_POPULATION; an `explicit` text (a value that names a place) may also be any
@@ -185,6 +193,10 @@ class Vocabulary:
     behaviors: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     values: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
+    @cached_property
+    def setting_names(self) -> frozenset[str]:
+        return frozenset(self.settings)
+
     @property
     def all_roles(self) -> set[str]:
         return set().union(*self.roles.values()) if self.roles else set()
@@ -198,7 +210,7 @@ class Link:
     kind: str
     linked: str | None
     score: float
-    method: str | None  # exact, alias, fuzzy, dense; None when nothing linked
+    method: str | None  # exact, alias, fuzzy, dense, gazetteer; None when nothing linked
     alternatives: list[tuple[str, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -298,7 +310,7 @@ class Linker:
         self.scales = scales
         self.similarity = similarity
         self.links: list[Link] = []
-        self._settings = frozenset(vocabulary.settings)
+        self._settings = vocabulary.setting_names
 
     def _link(self, text: str, kind: str, candidates: Collection[str], aliases: Mapping[str, str] | None = None,
               *, dense: bool = True) -> Link:

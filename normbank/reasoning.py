@@ -199,19 +199,17 @@ def _conditions(compiled: CompiledFrames, states: dict[int, int], splits: dict[i
                 winners: list[int], verdict: str | None) -> tuple[list[Condition], list[Condition]]:
     """Conditions by label, then the best supported, the simplest and the text; and the defeaters among them."""
     frames, sets = compiled.frames, compiled.frame_sets
-
-    def order(i: int) -> tuple:
-        return frames[i].label, -frames[i].support, len(compiled.frame_atoms[i]), compiled.frame_texts[i]
-
     conditions, defeaters = [], []
-    for i in sorted(unknown, key=order):
+    for i in sorted(unknown, key=compiled.condition_rank.__getitem__):
         frame = frames[i]
         open_texts = splits[i][2]
-        open_atoms = tuple(compiled.atoms[a] for a in compiled.frame_atoms[i] if states[a] == UNKNOWN)
+        open_atoms = frame.atoms if len(open_texts) == len(frame.atoms) else tuple(
+            compiled.atoms[a] for a in compiled.frame_atoms[i] if states[a] == UNKNOWN)
         conditions.append(Condition(frame.label, open_texts, frame.id, frame.support, (), open_atoms))
-        beaten = tuple(frames[w].id for w in winners if sets[i] > sets[w])
-        if beaten and frame.label != verdict:
-            defeaters.append(Condition(frame.label, open_texts, frame.id, frame.support, beaten, open_atoms))
+        if winners and frame.label != verdict:
+            beaten = tuple(frames[w].id for w in winners if sets[i] > sets[w])
+            if beaten:
+                defeaters.append(Condition(frame.label, open_texts, frame.id, frame.support, beaten, open_atoms))
     return conditions, defeaters
 
 

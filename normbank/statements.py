@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterable
 
 from normbank.constraints import Atom, Kind, Relation, Subject
@@ -49,6 +50,11 @@ def condition_order(atom: Atom) -> tuple[int, int, str, str]:
 
 def conditions_phrase(atoms: Iterable[Atom]) -> str:
     """Conditions joined by "and", in `condition_order`."""
+    return _conditions_phrase(tuple(atoms))
+
+
+@lru_cache(maxsize=65536)  # answers repeat the same conjunctions: each is phrased once
+def _conditions_phrase(atoms: tuple[Atom, ...]) -> str:
     return " and ".join(atom_phrase(a) for a in sorted(atoms, key=condition_order))
 
 

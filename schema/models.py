@@ -55,6 +55,8 @@ class ImportRun(SQLModel, table=True):
     rejected: int = 0
     seconds: float = 0.0
     error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    # The HTTP import job that made the run (None: the command line); an export's sources are one run each.
+    job_id: Optional[str] = Field(default=None, sa_column=Column(Text))
 
 
 # A source row the pipeline refused, with the reason a curator needs to fix it.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+import io
+from typing import Any, Iterator
 
 from sqlalchemy import func, select, union
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import ColumnElement
 
 from normbank.scales import DEFAULT_SCALES, Scales
 from schema.models import (
@@ -112,6 +115,32 @@ def sources(conn: Connection) -> list[dict[str, Any]]:
             "history": history,
         })
     return out
+
+
+REJECTED_CSV_HEADER = ("row", "reason", "raw")
+
+
+def live_source_id(conn: Connection, name: str) -> int | None:
+    """The id of the source named `name`, unless there is none or it was removed."""
+    source_id = conn.execute(select(Source.id).where(Source.name == name)).scalar()
+    return None if source_id is None or source_id in _removed(conn) else source_id
+
+
+def rejected_csv(engine: Engine, where: ColumnElement[bool]) -> Iterator[bytes]:
+    """The rejected rows matching `where` as CSV (row, reason, raw), by source then row; streamed, on a
+    connection of its own that stays open while they are read."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REJECTED_CSV_HEADER)
+    yield buffer.getvalue().encode()
+    query = (select(RejectedRow.row_number, RejectedRow.reason, RejectedRow.raw).where(where)
+             .order_by(RejectedRow.source_id, RejectedRow.row_number))
+    with engine.connect() as conn:
+        for rows in conn.execution_options(yield_per=2000).execute(query).partitions():
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerows(rows)
+            yield buffer.getvalue().encode()
 
 
 def import_runs(conn: Connection, source: str, limit: int = 50) -> list[dict[str, Any]] | None:

@@ -1,7 +1,10 @@
 """The texts the vector indexes embed, read from the database, and the vocabulary linking resolves to.
 
 Collections (id -> text):
-- settings, behaviors: the taxonomy and every imported frame's setting and behaviour;
+- settings, behaviors: the taxonomy's and every imported frame's settings, and the behaviours that linking
+  can offer (those of a setting: the taxonomy's, and those of norms with a setting). A setting-less norm's
+  behaviour (Social-Chem's actions, ETHICS scenarios, Moral Stories' actions: 15k of the 22k behaviours of
+  a bank of every shared corpus) is never a linking candidate, so it is not embedded;
 - roles, values: distinct role names, and distinct values per dimension (id = stable hash of the pair);
 - norms: a norm's rule text when it has one (NormDial, Social-Chem); otherwise its frame without the
   conditions, 'In a restaurant, "drink alcohol" is taboo' — conditions are decided by the reasoner, not
@@ -11,7 +14,7 @@ Collections (id -> text):
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.engine import Connection
 
 from normbank.ids import stable_id
@@ -46,7 +49,10 @@ def linking_collections(conn: Connection) -> dict[str, list[tuple[int, str]]]:
     """The collections of what free text links to (settings, behaviours, roles, values), as (id, text)."""
     out: dict[str, list[tuple[int, str]]] = {}
     out["settings"] = [(sid, name) for sid, name in conn.execute(select(Setting.id, Setting.name))]
-    out["behaviors"] = [(bid, name) for bid, name in conn.execute(select(Behavior.id, Behavior.name))]
+    linkable = union(select(SettingBehavior.behavior_id),
+                     select(Norm.behavior_id).where(Norm.setting_id.is_not(None))).subquery()
+    out["behaviors"] = [(bid, name) for bid, name in conn.execute(
+        select(Behavior.id, Behavior.name).where(Behavior.id.in_(select(linkable.c[0]))))]
     vocab = vocabulary(conn)
     out["roles"] = [(role_id(r), r) for r in sorted(vocab.all_roles)]
     out["values"] = [(value_id(d, v), v) for d, values in sorted(vocab.values.items()) for v in sorted(values)]

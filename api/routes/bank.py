@@ -1,31 +1,28 @@
-"""Taking data out of the bank and withdrawing it: GET /v1/export (open, like every read) and
-DELETE /v1/sources/{name} (a write: needs a token)."""
+"""Taking data out of the bank and withdrawing it: GET /v1/export and GET /v1/sources/{name}/rejected
+(open, like every read) and DELETE /v1/sources/{name} (a write: needs a token)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Iterator, Literal, Optional
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 
 from api.auth import WriteAccess
 from api.deps import EngineDep
 from api import examples
 from api.models import ErrorResponse, Name
+from api.operations_models import Removal
 from ingest.export import export_jsonl, export_normbank_csv, export_sources
 from ingest.removal import remove_source
+from normbank.errors import SourceNotFound, echo, prefix
+from schema.models import RejectedRow
+from schema.queries import live_source_id, rejected_csv
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 WRITE_ERRORS = {401: {"model": ErrorResponse, "description": "No token, or a wrong one"},
                 403: {"model": ErrorResponse, "description": "Writes are off on this server"}}
-
-
-class Removal(BaseModel):
-    source: str
-    norms: int
-    rejected_rows: int
-    run_id: int
 
 
 @router.delete("/sources/{name}", response_model=Removal, summary="Remove a source and everything it brought",
@@ -38,6 +35,23 @@ def delete_source(name: Annotated[Name, Path()], engine: EngineDep, request: Req
     result = remove_source(engine=engine, name=name)
     request.app.state.cache.invalidate()
     return Removal(**result)
+
+
+@router.get("/sources/{name}/rejected", summary="The rows of a source its imports rejected, as CSV",
+            responses={200: {"content": {"text/csv": {}}}, 404: {"model": ErrorResponse, "description": "No such source"}})
+def get_source_rejected(name: Annotated[Name, Path()], engine: EngineDep) -> StreamingResponse:
+    """The same columns as /v1/imports/{id}/rejected (row, reason, raw), for every import of the source,
+    whether it came from the command line or over HTTP; a row rejected again by a re-import is listed once."""
+    with engine.connect() as conn:
+        source_id = live_source_id(conn, name)
+    if source_id is None:
+        raise SourceNotFound(f"unknown source {echo(name)}", details={"source": prefix(name)})
+    return StreamingResponse(rejected_csv(engine, RejectedRow.source_id == source_id), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="rejected-{_safe(name)}.csv"'})
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64]
 
 
 def _stream(engine, write, source: str | None) -> Iterator[bytes]:

@@ -7,12 +7,11 @@ reader, and queued as a job (202). The job runs the same pipeline as `normbank i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -20,6 +19,7 @@ from api.auth import WriteAccess
 from api.imports import ImportJobs
 from api import examples
 from api.models import ErrorResponse, Name
+from api.operations_models import ImportJobOut, ImportJobsOut
 from ingest.archives import is_archive, unpack
 from ingest.readers import READERS, get_reader
 from normbank.errors import InvalidRequest
@@ -28,40 +28,26 @@ router = APIRouter(prefix="/v1", tags=["operations"])
 CHUNK = 1 << 20
 
 
-class ImportProgress(BaseModel):
-    read: int
-
-
-class ImportJobOut(BaseModel):
-    id: str
-    status: str
-    format: str
-    source: Optional[str] = None
-    filename: Optional[str] = None
-    bytes: int
-    created_at: Optional[str] = None
-    started_at: Optional[str] = None
-    finished_at: Optional[str] = None
-    progress: ImportProgress
-    report: Optional[dict[str, Any]] = None
-    error: Optional[str] = None
-
-
-class ImportJobsOut(BaseModel):
-    data: list[ImportJobOut]
-    count: int
-
-
 def _jobs(request: Request) -> ImportJobs:
     return request.app.state.imports
 
 
 async def _save_raw(request: Request, target: Path) -> int:
+    """The body, written to `target` a megabyte at a time (one thread hop per write, not per network read)."""
     size = 0
+    pending: list[bytes] = []
+    held = 0
     with target.open("wb") as out:
         async for chunk in request.stream():
             size += len(chunk)
-            await run_in_threadpool(out.write, chunk)
+            pending.append(chunk)
+            held += len(chunk)
+            if held >= CHUNK:
+                await run_in_threadpool(out.write, b"".join(pending))
+                pending.clear()
+                held = 0
+        if pending:
+            await run_in_threadpool(out.write, b"".join(pending))
     return size
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from api import examples, service
 from api.deps import CacheDep, RetrieverDep
 from api.models import ErrorResponse, JudgeRequest, JudgeResponse, QueryRequest, QueryResponse
-from api.routes import json_response
+from api.routes import json_response, result_fragment, result_response
 
 router = APIRouter(prefix="/v1", tags=["reasoning"])
 
@@ -29,7 +29,7 @@ def post_query(
     """One result per behaviour of the setting that has frames (or only `behavior`), `applies` first.
     Each result carries the verdict, the label distribution over the deciding frames, the frames as
     evidence, the conditions still open and the defeaters that would change the verdict."""
-    return json_response(service.query(cache, request, retriever))
+    return json_response(service.query(cache, request, retriever, render=result_fragment))
 
 
 @router.post(
@@ -41,4 +41,4 @@ def post_judge(
     retriever: RetrieverDep,
 ) -> Response:
     """The verdict on one behaviour, with its evidence; `unknown` when the bank has no frames for it."""
-    return json_response(service.judge(cache, request, retriever))
+    return result_response(*service.judgement(cache, request, retriever))

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, AsyncIterator, BinaryIO, Callable, Sequence, Union
 
 import anyio
+import anyio.to_thread
 import httpx
 
 from api.models import (
     GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, Result, SearchResponse,
     SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
 )
-from normbank.client.calls import Call, Calls, Facts, Party, _Base, _parse, _unreachable
+from api.operations_models import ImportJobOut, ImportJobsOut, Removal
+from normbank.client.calls import (
+    Call, Calls, Corpus, ExportFormat, Facts, Party, _Base, corpus_upload, finished, polling,
+)
+from normbank.client.errors import ApiError, error_from
+
+CHUNK = 1 << 16
+
+
+async def _chunks(path: Path) -> AsyncIterator[bytes]:
+    async with await anyio.open_file(path, "rb") as file:
+        while chunk := await file.read(CHUNK):
+            yield chunk
 
 
 class AsyncClient(_Base):
@@ -32,21 +47,30 @@ class AsyncClient(_Base):
     async def close(self) -> None:
         await self._http.aclose()
 
+    async def _request(self, call: Call) -> httpx.Response:
+        content = _chunks(call.upload) if isinstance(call.upload, Path) else call.upload
+        try:
+            return await self._http.request(call.method, call.path, params=call.params, json=call.body, content=content,
+                                            headers=call.headers)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+
     async def _send(self, call: Call) -> Any:
-        attempt = 0
+        delays = self._delays()
         while True:
             try:
-                response = await self._http.request(call.method, call.path, params=call.params, json=call.body)
-            except httpx.TransportError as exc:
-                delay = self._retry_after(attempt, call, None)
-                if delay is None:
-                    raise _unreachable(exc, self._options["base_url"]) from None
-            else:
-                delay = self._retry_after(attempt, call, response)
-                if delay is None:
-                    return _parse(call, response)
-            await anyio.sleep(delay)
-            attempt += 1
+                return call.read(call.checked(await self._request(call)))
+            except ApiError as failure:
+                await anyio.sleep(self._pause(call, failure, delays))
+
+    async def _pages(self, page: Callable[[str | None], Call]) -> AsyncIterator[Any]:
+        """Every page from `page(None)` on, following `next_cursor`."""
+        cursor = None
+        while True:
+            answer = await self._send(page(cursor))
+            yield answer
+            if not (cursor := answer.next_cursor):
+                return
 
     async def judge(self, setting: str, behavior: str, *, person: Party = None, other: Party = None,
               environment: Facts = None) -> JudgeResponse:
@@ -63,14 +87,10 @@ class AsyncClient(_Base):
                    behavior: str | None = None, label: str | None = None, status: Sequence[str] | None = None,
                    limit: int | None = None) -> AsyncIterator[Result]:
         """Every result of `query`, page after page (`limit` results a page) until `next_cursor` is null."""
-        cursor = None
-        while True:
-            page = await self.query(setting, person=person, other=other, environment=environment, behavior=behavior,
-                              label=label, status=status, limit=limit, cursor=cursor)
+        async for page in self._pages(Calls.query_pages(setting, person, other, environment, behavior, label, status,
+                                                        limit)):
             for result in page.results:
                 yield result
-            if not (cursor := page.next_cursor):
-                return
 
     async def ground(self, situation: str, *, setting: str | None = None, person: Party = None, other: Party = None,
                environment: Facts = None, k: int | None = None, include_setting_less: bool | None = None) -> GroundResponse:
@@ -94,13 +114,9 @@ class AsyncClient(_Base):
     async def iter_norms(self, *, setting: str | None = None, behavior: str | None = None, label: str | None = None,
                    source: str | None = None, limit: int | None = None) -> AsyncIterator[NormPublic]:
         """Every norm `norms` lists, page after page."""
-        cursor = None
-        while True:
-            page = await self.norms(setting=setting, behavior=behavior, label=label, source=source, limit=limit, cursor=cursor)
+        async for page in self._pages(Calls.norms_pages(setting, behavior, label, source, limit)):
             for norm in page.data:
                 yield norm
-            if not (cursor := page.next_cursor):
-                return
 
     async def settings(self) -> SettingsPublic:
         """GET /v1/settings."""
@@ -125,3 +141,55 @@ class AsyncClient(_Base):
     async def ready(self) -> Readiness:
         """GET /readyz: `status` is "ready" or "not ready" (with the reason in `checks`); not retried."""
         return await self._send(Calls.ready())
+
+    # -- operations (see Client) --
+    async def import_corpus(self, corpus: Corpus, *, format: str, source: str | None = None) -> ImportJobOut:
+        """POST /v1/imports: queue an import of `corpus` (a file's path or bytes; a directory is sent as a
+        tar.gz) in `format`; the job, `queued`. Not retried."""
+        with corpus_upload(corpus) as upload:
+            return await self._send(Calls.import_corpus(upload, format, source))
+
+    async def import_job(self, job_id: str) -> ImportJobOut:
+        """GET /v1/imports/{id}."""
+        return await self._send(Calls.import_job(job_id))
+
+    async def import_jobs(self, *, limit: int | None = None) -> ImportJobsOut:
+        """GET /v1/imports: recent jobs, newest first."""
+        return await self._send(Calls.import_jobs(limit))
+
+    async def wait_for_import(self, job_id: str, *, timeout: float | None = None, interval: float = 0.5) -> ImportJobOut:
+        """Poll the job until it has succeeded (returned) or failed (ImportFailed); TimeoutError after `timeout`."""
+        pauses = polling(job_id, timeout, interval)
+        while (job := finished(await self.import_job(job_id))) is None:
+            await anyio.sleep(next(pauses))
+        return job
+
+    async def rejected(self, job_id: str) -> list[dict[str, Any]]:
+        """GET /v1/imports/{id}/rejected: the rows the import rejected, as `{"row", "reason", "raw"}`."""
+        return await self._send(Calls.rejected(job_id))
+
+    async def remove_source(self, name: str) -> Removal:
+        """DELETE /v1/sources/{name}. Not retried."""
+        return await self._send(Calls.remove_source(name))
+
+    async def iter_export(self, *, source: str | None = None, format: ExportFormat = "jsonl") -> AsyncIterator[bytes]:
+        """GET /v1/export, streamed chunk by chunk."""
+        call = Calls.export(source, format)
+        try:
+            async with self._http.stream(call.method, call.path, params=call.params) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise error_from(response)
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+
+    async def export(self, to: Union[str, Path, BinaryIO], *, source: str | None = None,
+                     format: ExportFormat = "jsonl") -> int:
+        """Write `iter_export` to a path or a binary file (written off the event loop); the bytes written."""
+        written = 0
+        with (open(to, "wb") if isinstance(to, (str, Path)) else nullcontext(to)) as out:
+            async for chunk in self.iter_export(source=source, format=format):
+                written += await anyio.to_thread.run_sync(out.write, chunk)
+        return written

@@ -15,9 +15,10 @@ class ApiError(NormbankError):
 
     code = "api_error"
 
-    def __init__(self, message: str, *, details: Any = None, status: int | None = None, code: str | None = None):
+    def __init__(self, message: str, *, details: Any = None, status: int | None = None, code: str | None = None,
+                 retry_after: float | None = None):
         super().__init__(message, details=details)
-        self.status = status
+        self.status, self.retry_after = status, retry_after
         if code is not None:
             self.code = code
 
@@ -39,6 +40,21 @@ class NormNotFound(NotFound):
 
 class SettingNotFound(NotFound):
     code = "setting_not_found"
+
+
+class SourceNotFound(NotFound):
+    code = "source_not_found"
+
+
+class ImportNotFound(NotFound):
+    code = "import_not_found"
+
+
+class UnreadableCorpus(InvalidRequest):
+    """An upload its format's reader refuses: `unknown_corpus`, `missing_columns`, `malformed_corpus`
+    (the class is picked by the code; `code` says which)."""
+
+    code = "malformed_corpus"
 
 
 class MethodNotAllowed(ApiError):
@@ -73,6 +89,16 @@ class InternalError(ApiError):
     code = "internal_error"
 
 
+class ImportFailed(ApiError):
+    """An import job that ended `failed` (`wait_for_import`): `job` is its last state, `message` its error."""
+
+    code = "import_failed"
+
+    def __init__(self, message: str, *, job: Any, details: Any = None):
+        super().__init__(message, details=details)
+        self.job = job
+
+
 class Unreachable(ApiError):
     """No answer: the connection failed (after the retries, for a read)."""
 
@@ -80,9 +106,10 @@ class Unreachable(ApiError):
 
 
 ERRORS: dict[str, type[ApiError]] = {cls.code: cls for cls in (
-    InvalidRequest, NotFound, NormNotFound, SettingNotFound, MethodNotAllowed, Unauthorized, Forbidden, RequestTimeout,
-    BodyTooLarge, DatabaseUnavailable, IndexNotReady, InternalError, Unreachable,
-)}
+    InvalidRequest, NotFound, NormNotFound, SettingNotFound, SourceNotFound, ImportNotFound, UnreadableCorpus,
+    MethodNotAllowed, Unauthorized, Forbidden, RequestTimeout, BodyTooLarge, DatabaseUnavailable, IndexNotReady,
+    InternalError, Unreachable,
+)} | {"unknown_corpus": UnreadableCorpus, "missing_columns": UnreadableCorpus, "invalid_mapping": UnreadableCorpus}
 
 
 def error_from(response: httpx.Response) -> ApiError:
@@ -92,6 +119,11 @@ def error_from(response: httpx.Response) -> ApiError:
         code, message, details = str(error["code"]), str(error["message"]), error.get("details")
     except (ValueError, KeyError, TypeError):
         code, message, details = "http_error", f"HTTP {response.status_code}: {response.text[:200]}", None
-    return ERRORS.get(code, ApiError)(message, details=details, status=response.status_code, code=code)
+    try:
+        retry_after = float(response.headers["retry-after"])
+    except (KeyError, ValueError):
+        retry_after = None
+    return ERRORS.get(code, ApiError)(message, details=details, status=response.status_code, code=code,
+                                      retry_after=retry_after)
 
 

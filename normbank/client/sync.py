@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator, Sequence, Union
 
 import httpx
 
@@ -11,7 +13,11 @@ from api.models import (
     GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, Result, SearchResponse,
     SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
 )
-from normbank.client.calls import Call, Calls, Facts, Party, _Base, _parse, _unreachable
+from api.operations_models import ImportJobOut, ImportJobsOut, Removal
+from normbank.client.calls import (
+    Call, Calls, Corpus, ExportFormat, Facts, Party, _Base, corpus_upload, finished, polling,
+)
+from normbank.client.errors import ApiError, error_from
 
 
 class Client(_Base):
@@ -33,21 +39,32 @@ class Client(_Base):
     def close(self) -> None:
         self._http.close()
 
+    def _request(self, call: Call) -> httpx.Response:
+        try:
+            if isinstance(call.upload, Path):
+                with call.upload.open("rb") as body:
+                    return self._http.request(call.method, call.path, params=call.params, content=body,
+                                              headers=call.headers)
+            return self._http.request(call.method, call.path, params=call.params, json=call.body, content=call.upload)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+
     def _send(self, call: Call) -> Any:
-        attempt = 0
+        delays = self._delays()
         while True:
             try:
-                response = self._http.request(call.method, call.path, params=call.params, json=call.body)
-            except httpx.TransportError as exc:
-                delay = self._retry_after(attempt, call, None)
-                if delay is None:
-                    raise _unreachable(exc, self._options["base_url"]) from None
-            else:
-                delay = self._retry_after(attempt, call, response)
-                if delay is None:
-                    return _parse(call, response)
-            time.sleep(delay)
-            attempt += 1
+                return call.read(call.checked(self._request(call)))
+            except ApiError as failure:
+                time.sleep(self._pause(call, failure, delays))
+
+    def _pages(self, page: Callable[[str | None], Call]) -> Iterator[Any]:
+        """Every page from `page(None)` on, following `next_cursor`."""
+        cursor = None
+        while True:
+            answer = self._send(page(cursor))
+            yield answer
+            if not (cursor := answer.next_cursor):
+                return
 
     def judge(self, setting: str, behavior: str, *, person: Party = None, other: Party = None,
               environment: Facts = None) -> JudgeResponse:
@@ -64,13 +81,8 @@ class Client(_Base):
                    behavior: str | None = None, label: str | None = None, status: Sequence[str] | None = None,
                    limit: int | None = None) -> Iterator[Result]:
         """Every result of `query`, page after page (`limit` results a page) until `next_cursor` is null."""
-        cursor = None
-        while True:
-            page = self.query(setting, person=person, other=other, environment=environment, behavior=behavior,
-                              label=label, status=status, limit=limit, cursor=cursor)
+        for page in self._pages(Calls.query_pages(setting, person, other, environment, behavior, label, status, limit)):
             yield from page.results
-            if not (cursor := page.next_cursor):
-                return
 
     def ground(self, situation: str, *, setting: str | None = None, person: Party = None, other: Party = None,
                environment: Facts = None, k: int | None = None, include_setting_less: bool | None = None) -> GroundResponse:
@@ -94,12 +106,8 @@ class Client(_Base):
     def iter_norms(self, *, setting: str | None = None, behavior: str | None = None, label: str | None = None,
                    source: str | None = None, limit: int | None = None) -> Iterator[NormPublic]:
         """Every norm `norms` lists, page after page."""
-        cursor = None
-        while True:
-            page = self.norms(setting=setting, behavior=behavior, label=label, source=source, limit=limit, cursor=cursor)
+        for page in self._pages(Calls.norms_pages(setting, behavior, label, source, limit)):
             yield from page.data
-            if not (cursor := page.next_cursor):
-                return
 
     def settings(self) -> SettingsPublic:
         """GET /v1/settings."""
@@ -124,3 +132,52 @@ class Client(_Base):
     def ready(self) -> Readiness:
         """GET /readyz: `status` is "ready" or "not ready" (with the reason in `checks`); not retried."""
         return self._send(Calls.ready())
+
+    # -- operations: the writes send the token given to the client (Unauthorized without it, Forbidden when
+    # the server's writes are off) --
+    def import_corpus(self, corpus: Corpus, *, format: str, source: str | None = None) -> ImportJobOut:
+        """POST /v1/imports: queue an import of `corpus` (a file's path or bytes; a directory is sent as a
+        tar.gz) in `format` (a reader's name, e.g. "normbank", "normdial"); the job, `queued`. Not retried."""
+        with corpus_upload(corpus) as upload:
+            return self._send(Calls.import_corpus(upload, format, source))
+
+    def import_job(self, job_id: str) -> ImportJobOut:
+        """GET /v1/imports/{id}: the job's status, progress and, when done, its report."""
+        return self._send(Calls.import_job(job_id))
+
+    def import_jobs(self, *, limit: int | None = None) -> ImportJobsOut:
+        """GET /v1/imports: recent jobs, newest first."""
+        return self._send(Calls.import_jobs(limit))
+
+    def wait_for_import(self, job_id: str, *, timeout: float | None = None, interval: float = 0.5) -> ImportJobOut:
+        """Poll the job every `interval` seconds until it has succeeded (returned) or failed (ImportFailed,
+        with the job); TimeoutError after `timeout` seconds."""
+        pauses = polling(job_id, timeout, interval)
+        while (job := finished(self.import_job(job_id))) is None:
+            time.sleep(next(pauses))
+        return job
+
+    def rejected(self, job_id: str) -> list[dict[str, Any]]:
+        """GET /v1/imports/{id}/rejected: the rows the import rejected, as `{"row", "reason", "raw"}`."""
+        return self._send(Calls.rejected(job_id))
+
+    def remove_source(self, name: str) -> Removal:
+        """DELETE /v1/sources/{name}: remove a source's norms, rows, examples and rejected rows. Not retried."""
+        return self._send(Calls.remove_source(name))
+
+    def iter_export(self, *, source: str | None = None, format: ExportFormat = "jsonl") -> Iterator[bytes]:
+        """GET /v1/export, streamed: the bank (or one source) as JSONL (or NormBank.csv), chunk by chunk."""
+        call = Calls.export(source, format)
+        try:
+            with self._http.stream(call.method, call.path, params=call.params) as response:
+                if not response.is_success:
+                    response.read()
+                    raise error_from(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+
+    def export(self, to: Union[str, Path, BinaryIO], *, source: str | None = None, format: ExportFormat = "jsonl") -> int:
+        """Write `iter_export` to a path or a binary file; the bytes written."""
+        with (open(to, "wb") if isinstance(to, (str, Path)) else nullcontext(to)) as out:
+            return sum(out.write(chunk) for chunk in self.iter_export(source=source, format=format))

@@ -139,3 +139,54 @@ def test_a_restart_reports_the_interrupted_job_as_failed(make_client, engine, tm
     assert restarted.get("/v1/imports/j2").json()["status"] == "running"  # not this server's to judge
     with engine.connect() as conn:
         assert conn.execute(select(Norm.id)).first() is None
+
+
+def _csv_rows(response) -> list[list[str]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.text)))
+
+
+def test_a_multi_source_job_lists_the_rejected_rows_of_every_source(make_client, engine, tmp_path):
+    from ingest.export import export_jsonl
+    from ingest.removal import remove_source
+
+    for name in ("noise-a", "noise-b"):  # an export holding two sources, each with rejected rows
+        run_import(engine=engine, format="normbank", path=NOISE, source=name)
+    with engine.connect() as conn:
+        export = b"".join(export_jsonl(conn))
+    for name in ("noise-a", "noise-b"):  # an empty bank again, for the export to fill
+        remove_source(engine=engine, name=name)
+    client = make_client()
+    response = client.post("/v1/imports", params={"format": "normbank-jsonl"}, content=export, headers=AUTH)
+    assert response.status_code == 202, response.text
+    job = finished(client, response.json()["id"])
+    assert job["status"] == "succeeded" and job["report"]["rejected"] == 20, job
+
+    rows = _csv_rows(client.get(f"/v1/imports/{job['id']}/rejected"))
+    assert rows[0] == ["row", "reason", "raw"] and len(rows) == 1 + 20
+    per_source = {name: _csv_rows(client.get(f"/v1/sources/{name}/rejected")) for name in ("noise-a", "noise-b")}
+    assert all(len(found) == 1 + 10 and found[0] == rows[0] for found in per_source.values())
+    assert sorted(rows[1:]) == sorted(per_source["noise-a"][1:] + per_source["noise-b"][1:])
+
+
+def test_a_sources_rejected_rows_whether_imported_by_cli_or_http(make_client, engine):
+    run_import(engine=engine, format="normbank", path=NOISE, source="noise")
+    client = make_client()
+    rows = _csv_rows(client.get("/v1/sources/noise/rejected"))
+    assert rows[0] == ["row", "reason", "raw"] and len(rows) == 11 and all(r[0].isdigit() and r[1] for r in rows[1:])
+    assert [int(r[0]) for r in rows[1:]] == sorted(int(r[0]) for r in rows[1:])
+    assert_error(client.get("/v1/sources/nope/rejected"), 404, "source_not_found")
+    # The explorer's sources page, and the source's own page, link them.
+    page = client.get("/sources", headers={"accept": "text/html"}).text
+    assert 'href="/v1/sources/noise/rejected"' in page
+    source_page = client.get("/sources/noise", headers={"accept": "text/html"}).text
+    assert 'href="/v1/sources/noise/rejected"' in source_page
+
+
+def test_a_removed_sources_rejected_rows_are_gone(make_client, engine):
+    from ingest.removal import remove_source
+
+    run_import(engine=engine, format="normbank", path=NOISE, source="noise")
+    remove_source(engine=engine, name="noise")
+    assert_error(make_client().get("/v1/sources/noise/rejected"), 404, "source_not_found")

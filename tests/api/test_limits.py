@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -155,6 +156,31 @@ def test_a_client_that_stops_sending_its_body_is_cut_off_with_408(engine, databa
         with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:  # the server still answers
             conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_streamed_answer_may_last_longer_than_the_body_read_timeout(engine, database_url, tmp_path, monkeypatch):
+    import api.routes.bank
+
+    def slow_export(conn, source):  # an export of a large bank: its chunks come over seconds
+        for i in range(3):
+            time.sleep(0.5)
+            yield b'{"chunk":%d}\n' % i
+
+    monkeypatch.setattr(api.routes.bank, "export_jsonl", slow_export)
+    app = create_app(app_settings(database_url, tmp_path, read_timeout_seconds=0.3, index_on_start="off"))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/v1/export", timeout=10) as response:
+            assert response.status_code == 200
+            assert response.read() == b'{"chunk":0}\n{"chunk":1}\n{"chunk":2}\n'
     finally:
         server.should_exit = True
         thread.join(10)

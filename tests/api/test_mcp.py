@@ -103,6 +103,17 @@ def test_each_tool_answers_with_the_same_json_as_the_http_api(mcp, http, tool, a
     assert result.content[0].text.strip()
 
 
+def test_a_place_named_in_the_situation_comes_back_as_a_place_link(mcp, http):
+    """A city in the situation links to its country (the gazetteer), and the answer still fits the tool's
+    output schema."""
+    arguments = {"situation": "At a family dinner in Beijing, you are offered the last dumpling.", "k": 3}
+    result = mcp.call_tool("ground_situation", arguments)
+    assert not result.is_error, result.content
+    places = [entry for entry in result.structured_content["linked"] if entry["kind"] == "place"]
+    assert places and places[0]["method"] == "gazetteer" and places[0]["linked"]
+    assert result.structured_content == http.post("/v1/ground", json=arguments).json()
+
+
 def test_tool_texts_are_short_renderings_of_the_answer(mcp):
     judged = mcp.call_tool("judge_behavior", CASES[0][1])
     assert judged.content[0].text == judged.structured_content["statement"]

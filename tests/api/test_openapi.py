@@ -6,8 +6,7 @@ import pytest
 import normbank.config
 from api import examples
 from api.app import create_app
-from api.routes.bank import Removal
-from api.routes.imports import ImportJobOut, ImportJobsOut
+from api.operations_models import ImportJobOut, ImportJobsOut, Removal
 from api.models import (
     GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, SearchResponse,
     SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
@@ -32,7 +31,8 @@ RESPONSE_MODELS = {
 }
 # Operations whose answer is not a JSON 200: a job accepted (202), or a file streamed (JSONL, CSV).
 ACCEPTED = {"POST /v1/imports": ImportJobOut}
-STREAMED = {"GET /v1/export": {"application/x-ndjson", "text/csv"}, "GET /v1/imports/{job_id}/rejected": {"text/csv"}}
+STREAMED = {"GET /v1/export": {"application/x-ndjson", "text/csv"}, "GET /v1/imports/{job_id}/rejected": {"text/csv"},
+            "GET /v1/sources/{name}/rejected": {"text/csv"}}
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,11 @@ models say: it validates against the model and survives a round trip through it 
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
-from api.models import GroundResponse, JudgeResponse, QueryResponse, SearchResponse
+from api import service
+from api.models import GroundResponse, JudgeRequest, JudgeResponse, QueryRequest, QueryResponse, SearchResponse
 
 CONTEXTS = [
     {},
@@ -31,6 +33,24 @@ def test_query_and_judge_answers_conform_to_their_models(client, context):
             assert judged.status_code == 200, judged.text
             _conforms(JudgeResponse, judged.json())
             assert {k: v for k, v in judged.json().items() if k not in ("setting", "unused", "linked")} == result
+
+
+def as_json(data: dict) -> dict:
+    return orjson.loads(orjson.dumps(data))
+
+
+def test_http_answers_equal_what_the_cli_and_agents_get(client):
+    """The routes write remembered answers from their cached JSON; the CLI, MCP and the explorer use the
+    application layer's dicts: both must say the same, first time and again."""
+    cache = client.app.state.cache
+    for context in CONTEXTS:
+        request = QueryRequest(setting="restaurant", limit=1000, **context)
+        for _ in range(2):
+            body = client.post("/v1/query", json=request.model_dump(exclude_none=True)).json()
+            assert body == as_json(service.query(cache, request))
+        for result in body["results"][:5]:
+            judge = JudgeRequest(setting="restaurant", behavior=result["behavior"], **context)
+            assert client.post("/v1/judge", json=judge.model_dump(exclude_none=True)).json() == as_json(service.judge(cache, judge))
 
 
 def test_search_and_ground_answers_conform_to_their_models(client):

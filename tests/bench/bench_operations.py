@@ -3,19 +3,24 @@ file, query latency before, during and after the HTTP import, and the export rat
 
     python tests/bench/bench_operations.py [--rows 155423] [--seed 0] [--workdir DIR] [--database sqlite|postgres]
                                            [--out var/bench/operations.json] [--db-prefix nb_bench_ops]
+    python tests/bench/bench_operations.py --export-only DATABASE_URL [--checkout DIR] [--workdir DIR]
 
 Both imports go into a fresh database of the chosen kind holding the sample corpus (so queries have
 something to answer before the import): the CLI one with `normbank ingest normbank FILE --json`, the HTTP
 one through a `normbank serve` process (POST /v1/imports, raw body; timed from the first byte sent to the
 job's `succeeded`). One client sends `POST /v1/query` (restaurant, a customer) back to back before, during
-and after the HTTP import; p50/p99 per phase. Then `normbank export` of the bank the HTTP import made:
-norms per second.
+and after the HTTP import; p50/p99 per phase. Then the export of the bank the HTTP import made, by
+`normbank export` and by `GET /v1/export`: norms per second.
+
+`--export-only URL` measures only the two exports, of the bank at URL; `--checkout DIR` runs the normbank
+code of another checkout (for example an older commit's worktree) instead of this one's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -23,7 +28,9 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -83,12 +90,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_import(corpus: Path, url: str, data_dir: Path) -> dict:
+@contextmanager
+def serving(url: str, data_dir: Path, checkout: Path = REPO) -> Iterator[str]:
+    """A `normbank serve` process on the database at `url`, running `checkout`'s code; yields its base URL."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "NORMBANK_DATABASE_URL": url, "NORMBANK_DATA_DIR": str(data_dir), "NORMBANK_API_TOKEN": TOKEN,
-           "NORMBANK_EMBEDDING_MODEL": "hashing", "NORMBANK_INDEX_ON_START": "off", "PYTHONPATH": str(REPO)}
-    server = subprocess.Popen([NORMBANK, "serve", "--port", str(port), "--log-level", "warning"], env=env, cwd=REPO)
+           "NORMBANK_EMBEDDING_MODEL": "hashing", "NORMBANK_INDEX_ON_START": "off", "PYTHONPATH": str(checkout)}
+    server = subprocess.Popen([NORMBANK, "serve", "--port", str(port), "--log-level", "warning"], env=env, cwd=checkout)
     try:
         for _ in range(300):
             try:
@@ -96,6 +105,14 @@ def http_import(corpus: Path, url: str, data_dir: Path) -> dict:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def http_import(corpus: Path, url: str, data_dir: Path) -> dict:
+    with serving(url, data_dir) as base:
         before = _phase(base, 10)
         stop, during = threading.Event(), []
         thread = threading.Thread(target=_queries, args=(base, stop, during))
@@ -114,19 +131,47 @@ def http_import(corpus: Path, url: str, data_dir: Path) -> dict:
         after = _phase(base, 10)
         return {"seconds": round(seconds, 3), "report": state["report"], "query_before": before,
                 "query_during": _percentiles(during), "query_after": after}
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
-def export_rate(url: str, workdir: Path) -> dict:
+def _norm_lines(path: Path) -> int:
+    with path.open("rb") as lines:
+        return sum(line.startswith(b'{"type":"norm"') for line in lines)
+
+
+def export_rate(url: str, workdir: Path, checkout: Path = REPO) -> dict:
+    """`normbank export` of the bank at `url`: the process's wall and CPU time (start-up included; the CPU
+    time is steadier on a loaded machine) and the export's own time as the command reports it."""
+    target = workdir / "export.jsonl"
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([NORMBANK, "export", str(workdir / "export.jsonl"), "--database", url],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run([NORMBANK, "export", str(target), "--database", url], capture_output=True, text=True,
+                          check=True, cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)})
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     norms = int(done.stderr.split("exported ")[1].split()[0])
+    own = float(done.stderr.split(" in ")[-1].split("s")[0])
+    assert norms == _norm_lines(target)
     return {"norms": norms, "seconds": round(seconds, 3), "norms_per_second": round(norms / seconds),
-            "bytes": (workdir / "export.jsonl").stat().st_size}
+            "cpu_seconds": round(cpu_seconds, 2), "export_seconds": own, "export_norms_per_second": round(norms / own), "bytes": target.stat().st_size}
+
+
+def http_export_rate(url: str, workdir: Path, checkout: Path = REPO) -> dict:
+    """`GET /v1/export` of the bank at `url` from a server already running: first byte asked to last byte."""
+    target = workdir / "export-http.jsonl"
+    with serving(url, workdir / "data", checkout) as base:
+        started = time.perf_counter()
+        try:
+            with httpx.stream("GET", f"{base}/v1/export", timeout=600) as response, target.open("wb") as out:
+                response.raise_for_status()
+                for chunk in response.iter_raw(1 << 20):
+                    out.write(chunk)
+        except httpx.HTTPError as exc:  # recorded: an export cut off is a result too
+            return {"error": f"{type(exc).__name__}: {exc}", "after_seconds": round(time.perf_counter() - started, 3)}
+        seconds = time.perf_counter() - started
+    norms = _norm_lines(target)
+    return {"norms": norms, "seconds": round(seconds, 3), "norms_per_second": round(norms / seconds),
+            "bytes": target.stat().st_size}
 
 
 def main() -> None:
@@ -137,9 +182,16 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="postgres")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--db-prefix", default="nb_bench_ops", help="names of the scratch databases (PostgreSQL)")
+    parser.add_argument("--export-only", metavar="DATABASE_URL", help="only export the bank at this URL (CLI and HTTP)")
+    parser.add_argument("--checkout", type=Path, default=REPO, help="run the normbank code of this checkout")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="normbank-bench-ops-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.export_only:
+        emit({"database": args.export_only.split(":")[0], "checkout": str(args.checkout), "cores": os.cpu_count(),
+              "export": export_rate(args.export_only, workdir, args.checkout),
+              "http_export": http_export_rate(args.export_only, workdir, args.checkout)}, args.out)
+        return
     corpus = workdir / f"NormBank-{args.rows}-seed{args.seed}.csv"
     if not corpus.exists():
         subprocess.run([PY, str(REPO / "tests/bench/generate_normbank.py"), str(corpus), "--rows", str(args.rows),
@@ -158,7 +210,7 @@ def main() -> None:
     emit({"rows": args.rows, "database": args.database, "cores": os.cpu_count(),
           "cli_import": {"seconds": round(cli_seconds, 3), "report": cli_report},
           "http_import": http, "http_vs_cli": round(http["seconds"] / cli_seconds, 3),
-          "export": export_rate(http_url, workdir)}, args.out)
+          "export": export_rate(http_url, workdir), "http_export": http_export_rate(http_url, workdir)}, args.out)
 
 
 if __name__ == "__main__":

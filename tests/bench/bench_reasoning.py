@@ -4,7 +4,8 @@
 
 The database must already hold a corpus (e.g. one made by generate_normbank.py and imported with
 `normbank ingest normbank`). Reports p50/p99/max in milliseconds for the pure reasoner and for the
-application layer (`api.service`) with the response's JSON bytes written, as a route does. Full queries
+application layer with the response's JSON bytes written (the route functions of `api.routes.reasoning`,
+called in process: the service's answer serialised as a response, without HTTP). Full queries
 are timed cold (remembered answers forgotten before each) and warm (after the cold pass, on contexts it
 did not ask). The cycle collector's threshold is the process's own (`gc.get_threshold()` in the report).
 """
@@ -20,8 +21,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-
-import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -57,9 +56,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from api import service
     from api.models import JudgeRequest, QueryRequest
     from normbank.context import make_context, make_party
+    from api.routes.reasoning import post_judge, post_query
     from normbank.reasoning import judge_behavior, query
     from schema.engine import make_engine
     from schema.frames import FrameCache
@@ -93,7 +92,7 @@ def main(argv=None) -> dict:
         request = JudgeRequest(setting=largest, behavior=behavior, **raw)
         compiled.forget()
         t = time.perf_counter_ns()
-        orjson.dumps(service.judge(cache, request))
+        post_judge(request, cache, None)
         served_cold.append(time.perf_counter_ns() - t)
 
     # Judges as a running service meets them: answers remembered from earlier requests.
@@ -108,7 +107,7 @@ def main(argv=None) -> dict:
         pure.append(time.perf_counter_ns() - t)
         request = JudgeRequest(setting=largest, behavior=behavior, **raw)
         t = time.perf_counter_ns()
-        orjson.dumps(service.judge(cache, request))
+        post_judge(request, cache, None)
         served.append(time.perf_counter_ns() - t)
 
     # Warm: answers are remembered by the states of each behaviour's atoms (normbank.reasoning), so a
@@ -125,7 +124,7 @@ def main(argv=None) -> dict:
         cold_pure.append(time.perf_counter_ns() - t)
         compiled.forget()
         t = time.perf_counter_ns()
-        orjson.dumps(service.query(cache, request))
+        post_query(request, cache, None)
         cold_served.append(time.perf_counter_ns() - t)
     for i in range(args.queries):
         raw = contexts[(args.queries + i) % len(contexts)]  # contexts the cold pass did not ask
@@ -136,7 +135,7 @@ def main(argv=None) -> dict:
         full_pure.append(time.perf_counter_ns() - t)
         request = QueryRequest(setting=largest, limit=1000, **raw)
         t = time.perf_counter_ns()
-        orjson.dumps(service.query(cache, request))
+        post_query(request, cache, None)
         full_served.append(time.perf_counter_ns() - t)
 
     report = {

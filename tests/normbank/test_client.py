@@ -63,6 +63,9 @@ def test_free_text_methods_reach_the_real_normdial_norms(bank):
     assert any(n.source.name == "normdial" for n in grounded.norms)
     assert all(f"[{n.id}]" in grounded.prompt for n in grounded.norms)
 
+    in_beijing = bank.ground("At a family dinner in Beijing, you are offered the last dumpling.", k=3)
+    assert any(link.kind == "place" and link.method == "gazetteer" and link.linked for link in in_beijing.linked)
+
     found = bank.search("apology", k=3, mode="lexical")
     assert len(found.results) == 3 and found.mode == "lexical"
     assert all(h.source.name == "normdial" and "apolog" in h.text.lower() for h in found.results)

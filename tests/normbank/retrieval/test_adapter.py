@@ -86,6 +86,23 @@ def test_a_large_bank_trains_on_a_sample_against_at_most_max_targets(monkeypatch
     assert query_map is not None and query_map.shape == (16, 16)
 
 
+def test_a_corpus_with_more_norms_than_max_targets_learns_from_a_sample_that_still_helps_all(monkeypatch):
+    """Every norm has examples and there are more than MAX_TARGETS of them (the Social-Chem-101 shape): the
+    map is learned on a random sample of norms and their examples, and still finds all norms better."""
+    rng = np.random.default_rng(6)
+    monkeypatch.setattr(adapter, "MAX_TARGETS", 40)
+    d, norms = 24, 120
+    targets = _unit(rng.normal(size=(norms, d)))
+    skew = rng.normal(size=(d, d))
+    train_x, train_y = situations(rng, targets, 6, skew)
+    test_x, test_y = situations(rng, targets, 2, skew)
+    query_map = learn_query_map(train_x, train_y, targets)
+    assert query_map is not None
+    before = accuracy(test_x, test_y, targets)
+    after = accuracy(map_queries(query_map, test_x), test_y, targets)
+    assert after >= before + 0.08, (before, after)  # over all 120 norms, not only the 40 it trained on
+
+
 def test_the_index_applies_its_map_and_keeps_it_through_save_and_load(tmp_path):
     rng = np.random.default_rng(5)
     vectors = _unit(rng.normal(size=(20, 8)))
