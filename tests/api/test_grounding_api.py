@@ -316,5 +316,6 @@ def test_hybrid_ranking_on_in_memory_sqlite_searches_on_the_calling_thread():
                                 dense_norms=lambda text, k: [(1, 0.9), (2, 0.5)], lexical=lexical)
     ranked = grounding.rank(retriever, "anything", k=3)
     assert threads == [threading.current_thread().name]
-    assert ranked == score_fusion([[(1, 0.9), (2, 0.5)], [(2, 3.0), (3, 1.0)]], [1.0, 1.0])[:3]
+    assert ranked == score_fusion([[(1, 0.9), (2, 0.5)], [(2, 3.0), (3, 1.0)]],
+                                  [grounding.WEIGHTS["dense"], grounding.WEIGHTS["lexical"]])[:3]
     assert {norm_id for norm_id, _ in ranked} == {1, 2, 3}

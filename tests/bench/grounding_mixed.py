@@ -1,6 +1,6 @@
 """Grounding over a bank that holds several corpora, next to each corpus alone, as JSON.
 
-    python tests/bench/grounding_mixed.py [--workdir DIR] [--out FILE] [--normdial DIR] [--taxonomy DIR]
+    python tests/bench/grounding_mixed.py [--workdir DIR [--reuse]] [--out FILE] [--normdial DIR] [--taxonomy DIR]
                                           [--also FORMAT=PATH ...]
 
 NormBank-style situations (tests/bench/data/normbank_situations.jsonl: written for this benchmark about the
@@ -37,8 +37,9 @@ SITUATIONS = Path(__file__).resolve().parent / "data" / "normbank_situations.jso
 SHARED = REPO.parent / "shared" / "data"
 
 
-def load_bank(db: Path, data_dir: Path, corpora: list[tuple[str, Path, str | None]]):
-    """A fresh bank holding `corpora` (format, path, source) with its index; returns (cache, retriever)."""
+def load_bank(db: Path, data_dir: Path, corpora: list[tuple[str, Path, str | None]], *, reuse: bool = False):
+    """A fresh bank holding `corpora` (format, path, source) with its index; returns (cache, retriever).
+    With `reuse`, a database a previous run left at `db` is kept, and its index too when it is fresh."""
     from api.retrieval import Retriever
     from ingest.pipeline import run_import
     from normbank.config import get_settings
@@ -46,15 +47,19 @@ def load_bank(db: Path, data_dir: Path, corpora: list[tuple[str, Path, str | Non
     from schema.frames import FrameCache
     from schema.migrate import upgrade
 
-    db.unlink(missing_ok=True)
+    reuse = reuse and db.exists()
+    if not reuse:
+        db.unlink(missing_ok=True)
     settings = get_settings(database_url=f"sqlite:///{db}", data_dir=data_dir, index_on_start="demand")
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
-    for format_, path, source in corpora:
-        run_import(engine=engine, format=format_, path=path, source=source)
+    for format_, path, source in ([] if reuse else corpora):
+        path, *options = str(path).split(";")
+        run_import(engine=engine, format=format_, path=Path(path), source=source,
+                   options=dict(o.split("=", 1) for o in options))
     retriever = Retriever(engine, settings)
     started = time.perf_counter()
-    retriever.rebuild()
+    retriever.rebuild()  # nothing to do when a reused index is fresh
     manifest = retriever.store.current_manifest()
     return FrameCache(engine), retriever, {"seconds": round(time.perf_counter() - started, 1),
                                            "texts": manifest.distinct_texts, "embedded": manifest.embedded}
@@ -91,7 +96,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--normdial", type=Path, default=SHARED / "normdial")
     parser.add_argument("--taxonomy", type=Path, default=SHARED / "normbank-taxonomy")
     parser.add_argument("--also", action="append", default=[], metavar="FORMAT=PATH",
-                        help="another corpus for the mixed bank (repeatable)")
+                        help="another corpus for the mixed bank (repeatable); reader options follow the path "
+                             "after ';', e.g. table=cm_test.csv;mapping=map.toml")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the banks (databases and indexes) a previous run left in --workdir")
     args = parser.parse_args(argv)
     from normbank.cli import sample_corpus_path
 
@@ -102,11 +110,11 @@ def main(argv=None) -> dict:
     banks = {
         "alone": [sample],
         "mixed": [sample, ("normbank-taxonomy", args.taxonomy, None), ("normdial", args.normdial, None),
-                  *[(spec.split("=", 1)[0], Path(spec.split("=", 1)[1]), None) for spec in args.also]],
+                  *[(spec.split("=", 1)[0], spec.split("=", 1)[1], None) for spec in args.also]],
     }
     report = {"benchmark": "grounding_mixed", "cores": os.cpu_count(), "situations": len(situations), "banks": {}}
     for name, corpora in banks.items():
-        cache, retriever, index = load_bank(work / f"{name}.db", work, corpora)
+        cache, retriever, index = load_bank(work / f"{name}.db", work / name, corpora, reuse=args.reuse)
         report["banks"][name] = {"corpora": [c[0] for c in corpora], "index": index,
                                  "results": evaluate(cache, retriever, situations)}
     text = json.dumps(report, indent=2)
