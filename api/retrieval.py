@@ -32,7 +32,8 @@ from normbank.retrieval.encoder import Encoder, get_encoder
 from normbank.retrieval.store import IndexStore, LoadedIndexes
 from schema import lexical
 from normbank.retrieval.fusion import best_per_key
-from schema.indexing import current_stamp, prototype_collections
+from schema.build_lock import index_build_lock
+from schema.indexing import build_index, current_stamp, prototype_collections
 from schema.texts import LINKING_COLLECTIONS, linking_collections
 
 log = logging.getLogger("normbank.retrieval")
@@ -83,13 +84,22 @@ class Retriever:
         load the result; when another server built it meanwhile, load that one."""
         with self._build_lock:
             try:
-                self._build_in_child(progress=progress)
+                if self.settings.index_build == "child":
+                    self._build_in_child(progress=progress)
+                else:
+                    self._build_here(progress=progress)
                 self._last_error = None
             except Exception as exc:  # noqa: BLE001 - reported by readiness, retried on the next trigger
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 log.error("index build failed: %s", exc)
                 raise
             self._reload(force=True)
+
+    def _build_here(self, *, progress: bool) -> None:
+        """What `normbank index` does, in this process (NORMBANK_INDEX_BUILD=in-process)."""
+        with index_build_lock(self.engine, self.store.root):
+            if self.staleness() is not None:
+                build_index(self.engine, self.store, self.encoder, progress=progress)
 
     def _build_in_child(self, *, progress: bool) -> None:
         """`normbank index` on this server's database, data directory and model, in a child process."""

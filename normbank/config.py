@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         "rebuild", description="A stale or missing vector index: rebuilt in the background (rebuild), on the first "
         "request that needs it (demand), or never (off: free text is served by full-text search alone)."
     )
+    index_build: Literal["child", "in-process"] = Field(
+        "child", description="Where a server builds its vector index: in a child process running `normbank index` "
+        "(child: the encoder's memory goes back to the system when the build ends) or in the server's own process "
+        "(in-process: no process to start; for tests and small banks)."
+    )
     cache_check_seconds: float = Field(
         1.0, description="How often a server process checks whether an import changed the data."
     )

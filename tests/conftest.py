@@ -128,7 +128,7 @@ def app_settings(database_url: str, data_dir, **overrides):
     from normbank.config import get_settings
 
     return get_settings(**{"database_url": database_url, "data_dir": data_dir, "embedding_model": "hashing",
-                           "index_on_start": "rebuild", **overrides})
+                           "index_on_start": "rebuild", "index_build": "in-process", **overrides})
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

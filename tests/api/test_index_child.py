@@ -20,7 +20,7 @@ def _not_here(*args, **kwargs):
 def test_the_server_answers_from_an_index_a_child_process_built(engine, database_url, tmp_path, monkeypatch):
     run_import(engine=engine, format="normbank", path=sample_corpus_path(), source="sample")
     monkeypatch.setattr(schema.indexing, "build_index", _not_here)
-    retriever = Retriever(engine, app_settings(database_url, tmp_path / "data"))
+    retriever = Retriever(engine, app_settings(database_url, tmp_path / "data", index_build="child"))
     assert retriever.staleness() == "missing"
     retriever.rebuild()
     assert retriever.staleness() is None
@@ -35,7 +35,7 @@ def test_a_failed_child_build_is_reported(engine, database_url, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "indexes").write_text("not a directory")  # the child cannot write its build
-    retriever = Retriever(engine, app_settings(database_url, data))
+    retriever = Retriever(engine, app_settings(database_url, data, index_build="child"))
     with pytest.raises(IndexNotReady, match="normbank index"):
         retriever.rebuild()
     status = retriever.status()
