@@ -8,6 +8,8 @@ import json
 import socket
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import httpx
 import pytest
@@ -135,8 +137,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_client_that_stops_sending_its_body_is_cut_off_with_408(engine, database_url, tmp_path):
-    app = create_app(app_settings(database_url, tmp_path, read_timeout_seconds=0.5, index_on_start="off"))
+@contextmanager
+def serving(app) -> Iterator[int]:
+    """The app served by uvicorn on a free loopback port, in a thread, for the block; yields the port."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -144,6 +147,15 @@ def test_a_client_that_stops_sending_its_body_is_cut_off_with_408(engine, databa
     try:
         while not server.started:
             time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_client_that_stops_sending_its_body_is_cut_off_with_408(engine, database_url, tmp_path):
+    app = create_app(app_settings(database_url, tmp_path, read_timeout_seconds=0.5, index_on_start="off"))
+    with serving(app) as port:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
             conn.sendall(b"POST /v1/judge HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 100\r\n\r\n{\"setting\": ")
@@ -156,9 +168,6 @@ def test_a_client_that_stops_sending_its_body_is_cut_off_with_408(engine, databa
         with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:  # the server still answers
             conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             assert conn.recv(4096).startswith(b"HTTP/1.1 200")
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_a_streamed_answer_may_last_longer_than_the_body_read_timeout(engine, database_url, tmp_path, monkeypatch):
@@ -171,16 +180,7 @@ def test_a_streamed_answer_may_last_longer_than_the_body_read_timeout(engine, da
 
     monkeypatch.setattr(api.routes.bank, "export_jsonl", slow_export)
     app = create_app(app_settings(database_url, tmp_path, read_timeout_seconds=0.3, index_on_start="off"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
+    with serving(app) as port:
         with httpx.stream("GET", f"http://127.0.0.1:{port}/v1/export", timeout=10) as response:
             assert response.status_code == 200
             assert response.read() == b'{"chunk":0}\n{"chunk":1}\n{"chunk":2}\n'
-    finally:
-        server.should_exit = True
-        thread.join(10)
