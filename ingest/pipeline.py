@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import sys
 import time
 from contextlib import closing, contextmanager
@@ -29,8 +28,6 @@ from normbank.errors import CorpusNotFound
 from ingest.worker import normalised, normalised_in_worker, use_worker
 from schema.models import ImportRun, Source
 from schema.queries import COMMITTED, UNCHANGED, load_scales
-
-log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
 _IMPORT_LOCK = 0x6E6F726D  # pg_advisory_xact_lock key shared by every import ("norm")
@@ -246,19 +243,6 @@ def run_import(
     finally:
         if bar is not None:
             bar.close()
-    if not dry_run and engine.dialect.name == "postgresql":
-        _analyze(engine)
     # The report's time covers the commit too; the run's row, written inside the transaction, cannot.
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _analyze(engine: Engine) -> None:
-    """Fresh planner statistics after a committed import (PostgreSQL's autovacuum would get there later;
-    until then a bank that grew from empty is planned as if it were empty). Best effort: the import stands."""
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
-    except Exception:  # noqa: BLE001
-        log.warning("ANALYZE after the import failed", exc_info=True)
