@@ -21,7 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -29,11 +29,12 @@ from sqlalchemy.engine import Engine
 from normbank.config import Settings
 from normbank.errors import IndexNotReady
 from normbank.retrieval.encoder import Encoder, get_encoder
-from normbank.retrieval.store import IndexStore, LoadedIndexes
+from normbank.retrieval.store import IndexStore, LoadedIndexes, Manifest
 from schema import lexical
 from normbank.retrieval.fusion import best_per_key
 from schema.build_lock import index_build_lock
-from schema.indexing import build_index, current_stamp, prototype_collections
+from schema import indexing
+from schema.indexing import current_stamp, prototype_collections
 from schema.texts import LINKING_COLLECTIONS, linking_collections
 
 log = logging.getLogger("normbank.retrieval")
@@ -87,7 +88,7 @@ class Retriever:
                 if self.settings.index_build == "child":
                     self._build_in_child(progress=progress)
                 else:
-                    self._build_here(progress=progress)
+                    self.build_if_stale(progress=progress)
                 self._last_error = None
             except Exception as exc:  # noqa: BLE001 - reported by readiness, retried on the next trigger
                 self._last_error = f"{type(exc).__name__}: {exc}"
@@ -95,11 +96,18 @@ class Retriever:
                 raise
             self._reload(force=True)
 
-    def _build_here(self, *, progress: bool) -> None:
-        """What `normbank index` does, in this process (NORMBANK_INDEX_BUILD=in-process)."""
+    def build_if_stale(self, *, progress: bool = False, force: bool = False,
+                       on_start: Callable[[str], None] | None = None) -> Manifest | None:
+        """What `normbank index` does, in this process: under the bank's build lock (a server, or another
+        `normbank index`, may have built it while this one waited), build the index when it is stale or
+        `force`d; None when it is up to date. `on_start` hears why a build starts."""
         with index_build_lock(self.engine, self.store.root):
-            if self.staleness() is not None:
-                build_index(self.engine, self.store, self.encoder, progress=progress)
+            reason = self.staleness()
+            if reason is None and not force:
+                return None
+            if on_start is not None:
+                on_start(reason or "forced")
+            return indexing.build_index(self.engine, self.store, self.encoder, progress=progress)
 
     def _build_in_child(self, *, progress: bool) -> None:
         """`normbank index` on this server's database, data directory and model, in a child process."""

@@ -212,23 +212,18 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from api.retrieval import Retriever
-    from schema.build_lock import index_build_lock
-    from schema.indexing import build_index
 
-    engine = _engine(args)
-    settings = _settings(args)
-    retriever = Retriever(engine, settings)
-    # Under the lock: a server (its build runs this command) or another `normbank index` may have built the
-    # index while this one waited, and then there is nothing left to do.
-    with index_build_lock(engine, retriever.store.root):
-        reason = retriever.staleness()
-        if reason is None and not args.rebuild:
-            print(f"index is up to date ({retriever.store.current_manifest().build}); --rebuild forces a new one")
-            return 0
-        backend = getattr(retriever.encoder, "backend", None)  # the hashing encoder has none
-        print(f"building the index ({reason or 'forced'}) with {retriever.encoder.name}"
-              + (f" on {backend}" if backend else ""), file=sys.stderr)
-        manifest = build_index(engine, retriever.store, retriever.encoder, progress=_progress(args))
+    retriever = Retriever(_engine(args), _settings(args))
+    backend = getattr(retriever.encoder, "backend", None)  # the hashing encoder has none
+
+    def starting(reason: str) -> None:
+        print(f"building the index ({reason}) with {retriever.encoder.name}" + (f" on {backend}" if backend else ""),
+              file=sys.stderr)
+
+    manifest = retriever.build_if_stale(progress=_progress(args), force=args.rebuild, on_start=starting)
+    if manifest is None:
+        print(f"index is up to date ({retriever.store.current_manifest().build}); --rebuild forces a new one")
+        return 0
     if args.json:  # texts: distinct texts in the index; embedded: those computed by this build
         print_json({**manifest.to_dict(), "texts": manifest.distinct_texts})
     else:
