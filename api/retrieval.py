@@ -301,9 +301,9 @@ class Retriever:
             return False
         return loaded is not None
 
-    def lexical(self, text: str, k: int, *, kind: str | None = None) -> list[tuple[int, str, float]]:
+    def lexical(self, text: str, k: int, *, kind: str | None = None, per_source: bool = False) -> list[tuple]:
         with self.engine.connect() as conn:
-            return lexical.search(conn, text, limit=k, kind=kind)
+            return lexical.search(conn, text, limit=k, kind=kind, per_source=per_source)
 
     # -- linking -------------------------------------------------------------------------------------
     @property

@@ -9,10 +9,16 @@ Collections (id -> text):
 - norms: a norm's rule text when it has one (NormDial, Social-Chem); otherwise its frame without the
   conditions, 'In a restaurant, "drink alcohol" is taboo' — conditions are decided by the reasoner, not
   by similarity, and leaving them out keeps NormBank's 123k frames to ~30k distinct texts;
-- examples: example situations, keyed by their norm's id (a situation finds the norm it illustrates).
+- examples: example situations, keyed by their norm's id (a situation finds the norm it illustrates), but
+  not an example that repeats its norm: one that is the norm's behaviour or rule text, or begins with it
+  (ETHICS's mapping makes each scenario both the behaviour and the example; a forum post's behaviour is its
+  title, cut from it). Such an example is the norm's own text at length, not a situation phrased apart
+  from it: it teaches a query map nothing, and was a third of the word pieces a bank of every shared corpus embedded.
 """
 
 from __future__ import annotations
+
+import re
 
 from sqlalchemy import select, union
 from sqlalchemy.engine import Connection
@@ -67,9 +73,25 @@ def collections(conn: Connection) -> dict[str, list[tuple[int, str]]]:
         .join(Behavior, Behavior.id == Norm.behavior_id).outerjoin(Setting, Setting.id == Norm.setting_id)
     )
     out["norms"] = [(nid, norm_text(setting, behavior, label, rule)) for nid, setting, behavior, label, rule in rows]
-    out["examples"] = [(nid, situation) for nid, situation in conn.execute(
-        select(NormExample.norm_id, NormExample.situation))]
+    out["examples"] = [(nid, situation) for nid, situation, behavior, rule in conn.execute(
+        select(NormExample.norm_id, NormExample.situation, Behavior.name, Norm.rule_text)
+        .join(Norm, Norm.id == NormExample.norm_id).join(Behavior, Behavior.id == Norm.behavior_id))
+        if not repeats(situation, behavior, rule)]
     return out
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str | None) -> str:
+    return " ".join(_WORD.findall((text or "").casefold()))
+
+
+def repeats(example: str, *norm_texts: str | None) -> bool:
+    """Whether an example is one of its norm's texts, or begins with one (word for word, case, punctuation
+    and a cut last word aside: a behaviour cut short ends in part of a word)."""
+    words = _words(example)
+    return any(text and words.startswith(text) for text in map(_words, norm_texts))
 
 
 def vocabulary(conn: Connection) -> Vocabulary:

@@ -71,6 +71,14 @@ def learn_query_map(
     # program set (normbank/cli.py sets one).
     import torch
 
+    out = _fit(torch, examples, labels, targets, steps)
+    log.info("query map learned from %d examples of %d norms in %.1fs", len(examples), len(np.unique(labels)),
+             time.perf_counter() - started)
+    return out
+
+
+def _fit(torch, examples: np.ndarray, labels: np.ndarray, targets: np.ndarray, steps: int) -> np.ndarray:
+    """Adam on the softmax cross-entropy over the targets, from the identity, in minibatches of BATCH."""
     d = examples.shape[1]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
@@ -85,10 +93,7 @@ def learn_query_map(
             loss = torch.nn.functional.cross_entropy(SCALE * q @ t.T, y[batch]) + IDENTITY_PENALTY * ((m - eye) ** 2).sum()
             loss.backward()
             optimiser.step()
-        out = m.detach().numpy().astype(np.float32)
-    log.info("query map learned from %d examples of %d norms in %.1fs", len(examples), len(np.unique(labels)),
-             time.perf_counter() - started)
-    return out
+        return m.detach().numpy().astype(np.float32)
 
 
 def map_queries(query_map: np.ndarray | None, queries: np.ndarray) -> np.ndarray:

@@ -65,6 +65,7 @@ class Manifest:
     query_maps: tuple[str, ...] = ()  # collections whose queries go through a learned map (adapter.py)
     embedded: int | None = None  # texts this build computed (the rest came from the vector cache)
     score_offsets: dict[str, float] = field(default_factory=dict)  # subtracted from a collection's scores
+    derive_seconds: float | None = None  # of index_seconds, computing the derived collections (prototypes, maps)
     format: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,10 +80,10 @@ class Manifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ValueError(f"not a format-{FORMAT_VERSION} index manifest")
         # Keys it does not know are ignored: older builds also recorded the encoder's precision.
-        optional = ("query_maps", "embedded", "score_offsets")
+        optional = ("query_maps", "embedded", "score_offsets", "derive_seconds")
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name not in optional},
                    query_maps=tuple(data.get("query_maps", ())), embedded=data.get("embedded"),
-                   score_offsets=dict(data.get("score_offsets", {})))
+                   score_offsets=dict(data.get("score_offsets", {})), derive_seconds=data.get("derive_seconds"))
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ class IndexStore:
         partial.mkdir()
         try:
             started = time.perf_counter()
-            counts, query_maps, offsets, written = self._write_collections(partial, layout, vectors, derive)
+            counts, query_maps, offsets, written, derive_seconds = self._write_collections(partial, layout, vectors, derive)
             index_seconds = time.perf_counter() - started
             manifest = Manifest(
                 build=build_name,
@@ -179,6 +180,7 @@ class IndexStore:
                 built_at=now.isoformat(timespec="seconds"),
                 query_maps=tuple(query_maps),
                 score_offsets=offsets,
+                derive_seconds=round(derive_seconds, 3),
             )
             self._publish(partial, build_name, manifest, written)
         except BaseException:
@@ -192,7 +194,7 @@ class IndexStore:
         return manifest
 
     def _write_collections(self, partial: Path, layout: dict[str, tuple[list[int], list[int]]],
-                           vectors: np.ndarray, derive: Callable | None) -> tuple[dict, list, dict, list[Path]]:
+                           vectors: np.ndarray, derive: Callable | None) -> tuple[dict, list, dict, list[Path], float]:
         """Index and save every collection (and the derived ones) under `partial`."""
         written: list[Path] = []
         counts: dict[str, int] = {}
@@ -200,7 +202,9 @@ class IndexStore:
             index = VectorIndex.build(vectors[rows], ids, exact_below=self.exact_below)
             written += index.save(partial / name)
             counts[name] = len(ids)
+        started = time.perf_counter()
         derived = derive(lambda name: (layout[name][0], vectors[layout[name][1]])) if derive else {}
+        derive_seconds = time.perf_counter() - started
         query_maps, offsets = [], {}
         for name, (ids, derived_vectors, *extra) in derived.items():
             if not _COLLECTION_NAME.fullmatch(name) or name in layout:
@@ -214,7 +218,7 @@ class IndexStore:
             counts[name] = len(ids)
             if query_map is not None:
                 query_maps.append(name)
-        return counts, query_maps, offsets, written
+        return counts, query_maps, offsets, written, derive_seconds
 
     def _publish(self, partial: Path, build_name: str, manifest: Manifest, written: list[Path]) -> None:
         """Make the finished build durable, then switch CURRENT to it atomically."""
