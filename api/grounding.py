@@ -23,7 +23,7 @@ from normbank.errors import SourceNotFound, echo, prefix
 from normbank.ids import public_norm_id
 from normbank.compiled import Frame
 from normbank.reasoning import State, judge_behavior
-from normbank.retrieval.fusion import best_per_key, score_fusion, standardised_per_group
+from normbank.retrieval.fusion import best_per_key, score_fusion
 from normbank.statements import atom_phrase
 from schema.catalog import agreement_of
 from schema.frames import FrameCache, Generation
@@ -88,16 +88,8 @@ def check_sources(cache: FrameCache | Generation, names: Sequence[str] | None) -
     return frozenset(names)
 
 
-LEXICAL_PER_SOURCE = True
-
-
 def _lexical(retriever: Retriever, text: str, k: int) -> list[tuple[int, float]]:
-    """The full-text list: the best k documents of every corpus, each corpus's scores standardised on its
-    own (so a large corpus's long documents do not crowd out the others'), best first."""
-    if not LEXICAL_PER_SOURCE:
-        return best_per_key((norm_id, score) for norm_id, _kind, score in retriever.lexical(text, k, kind="norm"))
-    hits = retriever.lexical(text, k, kind="norm", per_source=True)
-    return standardised_per_group((norm_id, score, source) for norm_id, _kind, score, source in hits)
+    return best_per_key((norm_id, score) for norm_id, _kind, score in retriever.lexical(text, k, kind="norm"))
 
 
 _side_pool: ThreadPoolExecutor | None = None

@@ -280,8 +280,9 @@ class Retriever:
 
     def dense_norms(self, text: str, k: int) -> list[tuple[int, float]]:
         """Norm ids for a free text over every corpus's prototypes, best first: the text is encoded once
-        and searched in each corpus's collection through that corpus's own query map; a mapped corpus's
-        scores, less its offset, compare like with like with the plain cosines of the others."""
+        and searched in each corpus's collection through that corpus's own query map; each corpus's scores
+        are calibrated (less its offset, over its scale: schema.indexing._calibration), so that they compare
+        like with like."""
         loaded = self.indexes()
         names = prototype_collections(loaded.collections) if loaded is not None else []
         if not names:
@@ -289,8 +290,8 @@ class Retriever:
                 "the vector index is not built yet" + (" (building now)" if self.building else "; run `normbank index`")
             )
         query = self.encoder.encode([text]).reshape(1, -1)
-        offsets = loaded.manifest.score_offsets
-        scored = [(norm_id, score - offsets.get(name, 0.0))
+        offsets, scales = loaded.manifest.score_offsets, loaded.manifest.score_scales
+        scored = [(norm_id, (score - offsets.get(name, 0.0)) / scales.get(name, 1.0))
                   for name in names for norm_id, score in loaded.search(name, query, k)[0]]
         return best_per_key(scored)[:k]
 
@@ -301,9 +302,9 @@ class Retriever:
             return False
         return loaded is not None
 
-    def lexical(self, text: str, k: int, *, kind: str | None = None, per_source: bool = False) -> list[tuple]:
+    def lexical(self, text: str, k: int, *, kind: str | None = None) -> list[tuple[int, str, float]]:
         with self.engine.connect() as conn:
-            return lexical.search(conn, text, limit=k, kind=kind, per_source=per_source)
+            return lexical.search(conn, text, limit=k, kind=kind)
 
     # -- linking -------------------------------------------------------------------------------------
     @property

@@ -30,7 +30,7 @@ PROTOTYPE_TEXT_WEIGHT = 0.7
 
 
 PROTOTYPES = "norm_prototypes"  # the prototype collections are this, and this-<source hash> per corpus
-PROBES = 2_000  # other corpora's norms a map's score offset is measured on
+PROBES = 2_000  # other corpora's situations (or norms) a corpus's score calibration is measured on
 
 
 def prototype_collections(names: Iterable[str]) -> list[str]:
@@ -39,11 +39,11 @@ def prototype_collections(names: Iterable[str]) -> list[str]:
 
 
 def prototypes(vectors_of, *, sources: Mapping[int, str] | None = None,
-               learn: bool = True) -> dict[str, tuple[list[int], np.ndarray, np.ndarray | None, float]]:
+               learn: bool = True) -> dict[str, tuple[list[int], np.ndarray, np.ndarray | None, float, float]]:
     """Norm prototypes (a norm's text vector moved towards the centroid of its example situations), one
     collection per corpus (`sources`: norm id -> source name), each with the query map learned from that
-    corpus's own examples (`normbank.retrieval.adapter`; None when there are too few) and the score
-    offset that puts its mapped scores on the scale of plain cosines."""
+    corpus's own examples (`normbank.retrieval.adapter`; None when there are too few) and its score
+    calibration (offset, scale: `_calibration`), which puts every corpus's scores on one scale."""
     norm_ids, norm_vectors = vectors_of("norms")
     example_ids, example_vectors = vectors_of("examples")
     sums: dict[int, np.ndarray] = {}
@@ -61,14 +61,18 @@ def prototypes(vectors_of, *, sources: Mapping[int, str] | None = None,
     groups: dict[str, list[int]] = {}
     for row, norm_id in enumerate(norm_ids):
         groups.setdefault((sources or {}).get(norm_id, ""), []).append(row)
+    example_sources = np.array([(sources or {}).get(norm_id, "") for norm_id in example_ids], dtype=object)
     result = {}
     for source, rows in groups.items():
         ids = [norm_ids[row] for row in rows]
         query_map = _learn(ids, out[rows], example_ids, example_vectors) if learn else None
-        others = np.setdiff1d(np.arange(len(norm_ids)), rows)
-        offset = _offset(query_map, out[rows], out[others]) if query_map is not None else 0.0
+        # probes: what a query about another corpus looks like: its example situations, else its norms
+        probes = np.asarray(example_vectors)[example_sources != source] if len(example_ids) else np.zeros((0, 0))
+        if not len(probes):
+            probes = out[np.setdiff1d(np.arange(len(norm_ids)), rows)]
+        offset, scale = _calibration(query_map, out[rows], probes)
         name = PROTOTYPES if not source else f"{PROTOTYPES}-{stable_id('source', source) & (2**63 - 1):016x}"
-        result[name] = (ids, out[rows], query_map, offset)
+        result[name] = (ids, out[rows], query_map, offset, scale)
     return result
 
 
@@ -82,16 +86,18 @@ def _learn(ids: list[int], targets: np.ndarray, example_ids, example_vectors) ->
                            np.array([row_of[example_ids[i]] for i in known], dtype=np.int64), targets)
 
 
-def _offset(query_map: np.ndarray, own: np.ndarray, others: np.ndarray) -> float:
-    """How much the map raises the best score of a query that is not about this corpus (other corpora's
-    norms as probes): subtracted from mapped scores, so that they compare like with like with the plain
-    cosines of corpora without a map. 0 when the bank holds no other corpus."""
-    if not len(others):
-        return 0.0
-    probes = others[np.random.default_rng(0).permutation(len(others))[:PROBES]]
-    plain = (probes @ own.T).max(axis=1)
-    mapped = (map_queries(query_map, probes) @ own.T).max(axis=1)
-    return float(np.mean(mapped - plain))
+def _calibration(query_map: np.ndarray | None, own: np.ndarray, probes: np.ndarray) -> tuple[float, float]:
+    """(offset, scale) such that (score - offset) / scale says how far a query's score on this corpus stands
+    above the best score of a query about another corpus (`probes`: its example situations or norms, through
+    this corpus's map): the mean and spread of those best scores. Raw cosines do not compare across corpora:
+    a corpus of many texts written like situations (Social-Chem's rules of thumb, Moral Stories) is close to
+    any situation, and a map shifts its corpus's scores; calibrated, a corpus's norm leads only when the query
+    is more about it than a query about another corpus would be. (0, 1) in a bank of one corpus."""
+    if not len(probes):
+        return 0.0, 1.0
+    probes = probes[np.random.default_rng(0).permutation(len(probes))[:PROBES]]
+    best = (map_queries(query_map, probes) @ own.T).max(axis=1)
+    return float(best.mean()), float(best.std()) or 1.0
 
 
 def stamp_for(engine: Engine, conn: Connection) -> dict:

@@ -75,11 +75,8 @@ def sync_run(conn: Connection, run_id: int) -> int:
     return max(norm_docs, 0)
 
 
-def search(conn: Connection, text: str, *, limit: int = 100, kind: str | None = None,
-           per_source: bool = False) -> list[tuple[int, str, float]] | list[tuple[int, str, float, int]]:
-    """(norm id, document kind, score) best first; higher scores are better on both databases. With
-    `per_source`, the best `limit` of every source (corpus), each as (norm id, kind, score, source id),
-    best first within its source: one large corpus's documents cannot fill the list."""
+def search(conn: Connection, text: str, *, limit: int = 100, kind: str | None = None) -> list[tuple[int, str, float]]:
+    """(norm id, document kind, score) best first; higher scores are better on both databases."""
     words = terms(text)
     if not words:
         return []
@@ -91,17 +88,14 @@ def search(conn: Connection, text: str, *, limit: int = 100, kind: str | None = 
 
     if conn.dialect.name == "sqlite":
         params["q"] = " OR ".join(f'"{w}"' for w in words)
-        matches = (f"SELECT norm_id, kind, -bm25(norm_fts) AS score FROM norm_fts WHERE norm_fts MATCH :q{kind_filter}")
-    else:
-        params["q"] = " | ".join(words)
-        matches = ("SELECT norm_id, kind, ts_rank_cd(tsv, q, 1) AS score FROM norm_fts, to_tsquery('english', :q) q "
-                   f"WHERE tsv @@ q{kind_filter}")
-    if not per_source:
-        rows = conn.execute(sql(f"{matches} ORDER BY score DESC LIMIT :limit"), params).all()
-        return [(int(norm_id), k, float(score)) for norm_id, k, score in rows]
+        rows = conn.execute(sql(
+            f"SELECT norm_id, kind, bm25(norm_fts) AS rank FROM norm_fts WHERE norm_fts MATCH :q{kind_filter} "
+            "ORDER BY rank LIMIT :limit"
+        ), params).all()
+        return [(int(norm_id), k, -float(rank)) for norm_id, k, rank in rows]
+    params["q"] = " | ".join(words)
     rows = conn.execute(sql(
-        "SELECT norm_id, kind, score, source_id FROM (SELECT m.norm_id, m.kind, m.score, n.source_id, "
-        "row_number() OVER (PARTITION BY n.source_id ORDER BY m.score DESC) AS place "
-        f"FROM ({matches}) m JOIN norm n ON n.id = m.norm_id) ranked WHERE place <= :limit "
-        "ORDER BY source_id, score DESC"), params).all()
-    return [(int(norm_id), k, float(score), int(source)) for norm_id, k, score, source in rows]
+        "SELECT norm_id, kind, ts_rank_cd(tsv, q, 1) AS rank FROM norm_fts, to_tsquery('english', :q) q "
+        f"WHERE tsv @@ q{kind_filter} ORDER BY rank DESC LIMIT :limit"
+    ), params).all()
+    return [(int(norm_id), k, float(rank)) for norm_id, k, rank in rows]

@@ -37,19 +37,3 @@ def score_fusion(
     keys = {key for z, _, _ in standardised for key in z}
     total = {key: sum(weight * z.get(key, floor) for z, floor, weight in standardised) for key in keys}
     return sorted(total.items(), key=lambda kv: -kv[1])
-
-
-def standardised_per_group(scored: Iterable[tuple[K, float, Hashable]]) -> list[tuple[K, float]]:
-    """(key, score, group) triples as (key, z-score within its group), best first: each group's scores
-    standardised over that group alone (a group of one scores 0), so that groups whose scores run on
-    different scales (one corpus's long documents against another's short ones) compare like with like."""
-    groups: dict[Hashable, list[tuple[K, float]]] = {}
-    for key, score, group in scored:
-        groups.setdefault(group, []).append((key, score))
-    out: list[tuple[K, float]] = []
-    for members in groups.values():
-        values = [s for _, s in members]
-        mean = sum(values) / len(values)
-        spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5 or 1.0
-        out.extend((key, (s - mean) / spread) for key, s in members)
-    return sorted(out, key=lambda kv: -kv[1])

@@ -36,7 +36,7 @@ from normbank.retrieval.vectors import EXACT_BELOW, VectorIndex
 
 log = logging.getLogger("normbank.retrieval")
 
-FORMAT_VERSION = 3  # 2: identical vectors stored once (<collection>.offsets.npy); 3: learned query maps
+FORMAT_VERSION = 4  # 2: identical vectors stored once (<collection>.offsets.npy); 3: learned query maps; 4: score calibration
 CURRENT = "CURRENT"
 CURRENT_TMP = "CURRENT.tmp"
 MANIFEST = "manifest.json"
@@ -65,6 +65,7 @@ class Manifest:
     query_maps: tuple[str, ...] = ()  # collections whose queries go through a learned map (adapter.py)
     embedded: int | None = None  # texts this build computed (the rest came from the vector cache)
     score_offsets: dict[str, float] = field(default_factory=dict)  # subtracted from a collection's scores
+    score_scales: dict[str, float] = field(default_factory=dict)  # a collection's scores, less the offset, over this
     derive_seconds: float | None = None  # of index_seconds, computing the derived collections (prototypes, maps)
     format: int = FORMAT_VERSION
 
@@ -80,10 +81,11 @@ class Manifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ValueError(f"not a format-{FORMAT_VERSION} index manifest")
         # Keys it does not know are ignored: older builds also recorded the encoder's precision.
-        optional = ("query_maps", "embedded", "score_offsets", "derive_seconds")
+        optional = ("query_maps", "embedded", "score_offsets", "score_scales", "derive_seconds")
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name not in optional},
                    query_maps=tuple(data.get("query_maps", ())), embedded=data.get("embedded"),
-                   score_offsets=dict(data.get("score_offsets", {})), derive_seconds=data.get("derive_seconds"))
+                   score_offsets=dict(data.get("score_offsets", {})), score_scales=dict(data.get("score_scales", {})),
+                   derive_seconds=data.get("derive_seconds"))
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,8 @@ class IndexStore:
         partial.mkdir()
         try:
             started = time.perf_counter()
-            counts, query_maps, offsets, written, derive_seconds = self._write_collections(partial, layout, vectors, derive)
+            counts, query_maps, (offsets, scales), written, derive_seconds = self._write_collections(
+                partial, layout, vectors, derive)
             index_seconds = time.perf_counter() - started
             manifest = Manifest(
                 build=build_name,
@@ -180,6 +183,7 @@ class IndexStore:
                 built_at=now.isoformat(timespec="seconds"),
                 query_maps=tuple(query_maps),
                 score_offsets=offsets,
+                score_scales=scales,
                 derive_seconds=round(derive_seconds, 3),
             )
             self._publish(partial, build_name, manifest, written)
@@ -194,7 +198,7 @@ class IndexStore:
         return manifest
 
     def _write_collections(self, partial: Path, layout: dict[str, tuple[list[int], list[int]]],
-                           vectors: np.ndarray, derive: Callable | None) -> tuple[dict, list, dict, list[Path], float]:
+                           vectors: np.ndarray, derive: Callable | None) -> tuple[dict, list, tuple[dict, dict], list[Path], float]:
         """Index and save every collection (and the derived ones) under `partial`."""
         written: list[Path] = []
         counts: dict[str, int] = {}
@@ -205,20 +209,22 @@ class IndexStore:
         started = time.perf_counter()
         derived = derive(lambda name: (layout[name][0], vectors[layout[name][1]])) if derive else {}
         derive_seconds = time.perf_counter() - started
-        query_maps, offsets = [], {}
+        query_maps, offsets, scales = [], {}, {}
         for name, (ids, derived_vectors, *extra) in derived.items():
             if not _COLLECTION_NAME.fullmatch(name) or name in layout:
                 raise InvalidInput(f"bad derived collection name {name!r}")
             query_map = extra[0] if extra else None
             if len(extra) > 1 and extra[1]:
                 offsets[name] = round(float(extra[1]), 6)
+            if len(extra) > 2 and extra[2] != 1.0:
+                scales[name] = round(float(extra[2]), 6)
             index = VectorIndex.build(np.asarray(derived_vectors, dtype=np.float32), list(ids),
                                       exact_below=self.exact_below, query_map=query_map)
             written += index.save(partial / name)
             counts[name] = len(ids)
             if query_map is not None:
                 query_maps.append(name)
-        return counts, query_maps, offsets, written, derive_seconds
+        return counts, query_maps, (offsets, scales), written, derive_seconds
 
     def _publish(self, partial: Path, build_name: str, manifest: Manifest, written: list[Path]) -> None:
         """Make the finished build durable, then switch CURRENT to it atomically."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from normbank.retrieval.fusion import best_per_key, score_fusion, standardised_per_group
+from normbank.retrieval.fusion import best_per_key, score_fusion
 
 
 def test_how_far_ahead_a_hit_is_counts_not_just_its_rank():
@@ -34,16 +34,3 @@ def test_equal_scores_do_not_divide_by_zero():
 
 def test_best_per_key_keeps_the_best_score():
     assert best_per_key([("a", 1.0), ("b", 3.0), ("a", 2.0)]) == [("b", 3.0), ("a", 2.0)]
-
-
-def test_scores_standardised_per_group_compare_each_group_on_its_own_scale():
-    # a corpus of long documents scores 20-30, one of short documents 2-3: each one's best is on top
-    scored = [("long-a", 30.0, "long"), ("long-b", 25.0, "long"), ("long-c", 20.0, "long"),
-              ("short-a", 3.0, "short"), ("short-b", 2.5, "short"), ("short-c", 2.2, "short"), ("alone", 7.0, "single")]
-    z = dict(standardised_per_group(scored))
-    # by raw score every long document would come first; standardised, each corpus's best leads the
-    # other corpus's second
-    assert z["short-a"] > z["long-b"] and z["long-a"] > z["short-b"]
-    assert z["long-a"] > z["long-b"] > z["long-c"] and z["short-a"] > z["short-b"] > z["short-c"]
-    assert z["alone"] == 0.0
-    assert standardised_per_group([]) == []
