@@ -7,8 +7,9 @@ and its examples) and one `rejected` line per rejected row. Norm and example fie
 table definitions (`schema.models`), so a column added there is exported without touching this module; a
 norm's source rows are their row numbers.
 
-The database writes each norm's line (ingest/export_sql.py) but for its examples: this process streams the
-lines from a server-side cursor and sends them on a thousand to a chunk.
+Each source's norms come from one query in which the database also writes each norm's atom and row lists as
+JSON (ingest/export_sql.py), read from a server-side cursor; a norm's line is one orjson dump, and lines
+leave a thousand to a chunk.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from operator import itemgetter
 from typing import Any, Iterator
 
 import orjson
+from orjson import Fragment
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from normbank.constraints import AND
 from normbank.errors import SourceNotFound, echo
-from normbank.ids import stable_id
+from normbank.ids import public_norm_id, stable_id
 from normbank.labels import NORMBANK_LABEL_NUMBER, Label
-from ingest.export_sql import NORM_FIELDS, exported_columns, export_session, norm_lines
+from ingest.export_sql import NORM_FIELDS, exported_columns, export_session, norms_query
 from schema.models import (
     Behavior, Dimension, DimensionValue, ImportRun, Norm, NormExample, RejectedRow, Role, Setting, SettingBehavior,
     Source,
@@ -45,6 +47,7 @@ _NONE: list = []
 _FETCHED = 5000  # rows per fetch from a server-side cursor
 _LINES_PER_CHUNK = 1000  # lines joined into one chunk: a streamed HTTP answer sends each chunk on its own
 EXAMPLE_FIELDS = exported_columns(NormExample.__table__)
+_NORM_KEYS = ("type", "id", "setting", "behavior", *NORM_FIELDS)
 
 
 def _line(obj: dict) -> bytes:
@@ -138,17 +141,19 @@ def _examples(norm_id: int, found: list) -> list[dict]:
 
 
 def _norm_lines(conn: Connection, source_id: int) -> Iterator[bytes]:
-    """The source's norms as JSONL lines, in the order of their first row: the database writes each line
-    (ingest/export_sql.py) but for the examples, which come (for the few corpora that have any) from a second
-    query in the same order, merged as they pass."""
+    """The source's norms as JSONL lines, in the order of their first row: one dumps per norm, its atom and
+    row lists embedded as the database wrote them (ingest/export_sql.py); the examples (of the few corpora
+    that have any) come from a second query in the same order, merged as they pass."""
     export_session(conn)
     examples = _PerNorm(_streamed(conn, select(NormExample.norm_id, NormExample.id, *[
         NormExample.__table__.c[f] for f in EXAMPLE_FIELDS]).join(Norm, Norm.id == NormExample.norm_id)
         .where(Norm.source_id == source_id).order_by(Norm.row_number, Norm.id)))
-    for norm_id, line in _streamed(conn, norm_lines(conn.dialect.name).bindparams(source=source_id)):
+    for norm_id, *values, atoms, rows in _streamed(conn, norms_query(conn.dialect.name, source_id)):
+        norm = dict(zip(_NORM_KEYS, ("norm", public_norm_id(norm_id), *values)))
+        norm["atoms"], norm["rows"] = Fragment(atoms), Fragment(rows)
         found = examples.take(norm_id)
-        yield (line + "[]}\n").encode() if not found else \
-            line.encode() + orjson.dumps(_examples(norm_id, found)) + b"}\n"
+        norm["examples"] = _examples(norm_id, found) if found else _NONE
+        yield _line(norm)
 
 
 def _norms(conn: Connection, source_id: int) -> Iterator[dict]:
