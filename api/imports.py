@@ -1,7 +1,6 @@
 """Imports posted over HTTP, run as jobs: the upload is on disk, a row in `import_job` says where the job
-is, and one thread per server runs the jobs one at a time, each in a child process (api/import_child.py)
-running the same pipeline as `normbank ingest` (`ingest.pipeline.run_import`) and reporting its progress
-on a pipe. Imports from several servers queue on the pipeline's write lock.
+is, and one thread per server runs the jobs one at a time through the same pipeline as `normbank ingest`
+(`ingest.pipeline.run_import`). Imports from several servers queue on the pipeline's write lock.
 
 A job survives neither a restart nor a crash silently: at start a server marks the jobs it owned that were
 queued or running as failed (the import's one transaction was never committed, so the bank holds none of
@@ -11,22 +10,19 @@ it); posting the file again completes it. No web framework here: the routes are 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import orjson
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
+from ingest.pipeline import run_import
 from normbank.errors import ImportNotFound, echo
 from schema.models import ImportJob, ImportRun, RejectedRow
 from schema.queries import rejected_csv
@@ -119,15 +115,18 @@ class ImportJobs:
             job = conn.execute(select(ImportJob).where(ImportJob.id == job_id)).mappings().one()
             conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(status=RUNNING, started_at=_now()))
         self._progress[job_id] = 0
+
+        def count(n: int) -> None:
+            self._progress[job_id] += n
+
         values: dict[str, Any]
         try:
-            done = self._in_child(job_id, job)
-            if "report" in done:
-                values = {"status": SUCCEEDED, "report": done["report"], "run_id": done["run_id"], "read": done["read"]}
-            else:
-                values = {"status": FAILED, "error": done["error"], "read": done.get("read", self._progress[job_id])}
+            report = run_import(engine=self.engine, format=job["format"], path=job["upload"], source=job["source"],
+                                on_progress=count, job_id=job_id)
+            values = {"status": SUCCEEDED, "report": report.to_json(), "run_id": report.run_id, "read": report.read}
         except Exception as exc:  # noqa: BLE001 - the job reports it
-            values = {"status": FAILED, "error": f"{type(exc).__name__}: {exc}"[:2000], "read": self._progress[job_id]}
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            values = {"status": FAILED, "error": str(message)[:2000], "read": self._progress[job_id]}
         finally:
             self.discard(job_id)
         if values["status"] == SUCCEEDED:
@@ -138,22 +137,6 @@ class ImportJobs:
         with self.engine.begin() as conn:
             conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(finished_at=_now(), **values))
         self._progress.pop(job_id, None)
-
-    def _in_child(self, job_id: str, job) -> dict[str, Any]:
-        """Run the import in a child process (api/import_child.py), following its progress; its last word."""
-        argv = [sys.executable, "-m", "api.import_child", "--job-id", job_id, "--format", job["format"],
-                "--path", job["upload"], *(["--source", job["source"]] if job["source"] else [])]
-        env = {**os.environ, "NORMBANK_DATABASE_URL": self.engine.url.render_as_string(hide_password=False)}
-        last: dict[str, Any] = {}
-        # stdin stays open, unused, while this process lives: the child ends when it closes
-        with subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as child:
-            for line in child.stdout:
-                last = orjson.loads(line)
-                self._progress[job_id] = last.get("read", self._progress[job_id])
-            code = child.wait()
-        if "report" in last or "error" in last:
-            return last
-        return {"error": f"the import process exited with {code} before it finished; nothing of it was committed"}
 
     # -- reading -----------------------------------------------------------------------------------
     def _json(self, job) -> dict[str, Any]:
