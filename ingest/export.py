@@ -144,7 +144,6 @@ def _norm_lines(conn: Connection, source_id: int) -> Iterator[bytes]:
     """The source's norms as JSONL lines, in the order of their first row: one dumps per norm, its atom and
     row lists embedded as the database wrote them (ingest/export_sql.py); the examples (of the few corpora
     that have any) come from a second query in the same order, merged as they pass."""
-    export_session(conn)
     examples = _PerNorm(_streamed(conn, select(NormExample.norm_id, NormExample.id, *[
         NormExample.__table__.c[f] for f in EXAMPLE_FIELDS]).join(Norm, Norm.id == NormExample.norm_id)
         .where(Norm.source_id == source_id).order_by(Norm.row_number, Norm.id)))
@@ -173,13 +172,14 @@ def export_jsonl(conn: Connection, source: str | None = None) -> Iterator[bytes]
     chosen = export_sources(conn, source)
     yield _line({"type": "bank", "format": EXPORT_FORMAT, "version": EXPORT_VERSION,
                  "data_version": data_version(conn), "exported_at": datetime.now(timezone.utc).isoformat()})
-    for src in chosen:
-        yield _line({"type": "source", "name": src["name"], "kind": src["kind"], "version": src["version"],
-                     "licence": src["licence"], "url": src["url"], "sha256": src["sha256"]})
-        if src["kind"] == _TAXONOMY_KIND:
-            yield from _chunks(_taxonomy(conn))
-        yield from _joined(_norm_lines(conn, src["id"]))
-        yield from _chunks(_rejected(conn, src["id"]))
+    with export_session(conn):
+        for src in chosen:
+            yield _line({"type": "source", "name": src["name"], "kind": src["kind"], "version": src["version"],
+                         "licence": src["licence"], "url": src["url"], "sha256": src["sha256"]})
+            if src["kind"] == _TAXONOMY_KIND:
+                yield from _chunks(_taxonomy(conn))
+            yield from _joined(_norm_lines(conn, src["id"]))
+            yield from _chunks(_rejected(conn, src["id"]))
 
 
 NORMBANK_CSV_HEADER = ("setting", "behavior", "setting-behavior", "constraints", "constraints_given",
@@ -191,7 +191,13 @@ def export_normbank_csv(conn: Connection, source: str | None = None) -> Iterator
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(NORMBANK_CSV_HEADER)
-    for src in export_sources(conn, source):
+    with export_session(conn):
+        yield from _csv_rows(conn, export_sources(conn, source), writer, buffer)
+    yield buffer.getvalue().encode()
+
+
+def _csv_rows(conn: Connection, sources: list[dict], writer, buffer: io.StringIO) -> Iterator[bytes]:
+    for src in sources:
         for norm in _norms(conn, src["id"]):
             if norm["setting"] is None:
                 continue
@@ -205,7 +211,6 @@ def export_normbank_csv(conn: Connection, source: str | None = None) -> Iterator
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue().encode()
 
 
 def _atom_text(atom: dict) -> str:

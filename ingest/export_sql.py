@@ -15,12 +15,14 @@ bottleneck (escaping every text field as JSON costs it about 1 s per 120k norms,
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from sqlalchemy import BigInteger, Table, Text, func, literal_column, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
+from ingest.loaders import SqliteLoader
 from schema.models import Behavior, ConstraintAtom, Norm, NormConstraint, NormRow, Setting
 
 # Norm columns the export writes as links by name (setting, behaviour, atoms, source) or leaves out.
@@ -79,9 +81,19 @@ def norms_query(dialect: str, source_id: int) -> Select:
             .where(Norm.source_id == source_id).order_by(Norm.row_number, Norm.id))
 
 
-def export_session(conn: Connection) -> None:
-    """Settings for the export's transaction (PostgreSQL: no parallel workers, so lists keep their order;
-    no JIT compilation)."""
+@contextmanager
+def export_session(conn: Connection) -> Iterator[None]:
+    """Settings for an export on `conn`. PostgreSQL, for the transaction: no parallel workers (so the lists
+    keep their order) and no JIT compilation. SQLite: the import's larger page cache (ingest/loaders.py) while
+    the export runs, instead of reading the same pages from the file again and again."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off",
                              execution_options={"stream_results": False})
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    previous = SqliteLoader.before_transaction(raw)
+    try:
+        yield
+    finally:
+        SqliteLoader.after_transaction(raw, previous)
