@@ -195,12 +195,16 @@ def test_the_async_client_imports_exports_and_removes(server, tmp_path):
             written = await bank.export(tmp_path / "async.jsonl", source="noise-async")
             streamed = b"".join([chunk async for chunk in bank.iter_export(source="noise-async")])
             removal = await bank.remove_source("noise-async")
+            folder = await bank.wait_for_import((await bank.import_corpus(NORMDIAL, format="normdial",
+                                                                          source="normdial-async")).id, timeout=120)
+            await bank.remove_source("normdial-async")
             with pytest.raises(Unauthorized):
                 async with AsyncClient(server.url) as stranger:
                     await stranger.import_corpus(NOISE, format="normbank")
-            return done, rejected, written, streamed, removal
+            return done, rejected, written, streamed, removal, folder
 
-    done, rejected, written, streamed, removal = anyio.run(scenario)
+    done, rejected, written, streamed, removal, folder = anyio.run(scenario)
+    assert folder.status == "succeeded" and folder.report["loaded"] > 0  # a directory, packed off the event loop
     assert done.status == "succeeded" and len(rejected) == done.report["rejected"] == 10
     assert written == len(streamed) == (tmp_path / "async.jsonl").stat().st_size
     assert removal.norms == done.report["loaded"]
