@@ -1,6 +1,6 @@
-"""normbank.client's operations against a real `normbank serve` on loopback with a token (SQLite and PostgreSQL): imports (a file,
-bytes, a directory) as jobs waited for, their rejected rows, export streamed to a file and read back,
-removing a source, and the errors a writer meets (no token, a wrong one, writes off, too large, unknown
+"""normbank.client's operations against a real `normbank serve` on loopback with a token (SQLite and PostgreSQL):
+imports (a file, bytes, a directory) as jobs waited for, their rejected rows, export streamed to a file and read
+back, removing a source, and the errors a writer meets (no token, a wrong one, writes off, too large, unknown
 source or job, a job that fails)."""
 
 from __future__ import annotations
