@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from api import examples, service
 from api.deps import CacheDep, ConnectionDep, RetrieverDep
+from api.routes import next_cursor_headers
 from api.models import (
     ErrorResponse, LabelName, Name, NormPublic, NormsCursor, NormsPublic, SettingDetail, SettingsPublic, SourcesPublic,
     TaxonomyOut,
@@ -31,6 +32,7 @@ def get_norm(norm_id: str, conn: ConnectionDep) -> NormPublic:
 @router.get("/norms", response_model=NormsPublic, summary="List norm frames",
             responses={**NOT_FOUND, 422: {"model": ErrorResponse}, **_example(examples.NORMS)})
 def get_norms(
+    response: Response,
     conn: ConnectionDep,
     cache: CacheDep,
     retriever: RetrieverDep,
@@ -43,8 +45,10 @@ def get_norms(
 ) -> NormsPublic:
     # A setting is linked as /v1/query links it: a known name or its closest, else 404 naming the closest.
     setting = service.linker_for(cache, retriever).setting(setting) if setting else None
-    return NormsPublic(**service.norms(conn, setting=setting, behavior=behavior, label=label, source=source, limit=limit,
-                                       cursor=cursor))
+    page = service.norms(conn, setting=setting, behavior=behavior, label=label, source=source, limit=limit,
+                         cursor=cursor)
+    response.headers.update(next_cursor_headers(page) or {})
+    return NormsPublic(**page)
 
 
 @router.get("/settings", response_model=SettingsPublic, summary="Settings with their frame counts",
