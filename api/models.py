@@ -39,7 +39,6 @@ def Text(max_length: int, min_length: int = 1) -> Any:
 
 Name = Text(MAX_NAME)
 # Cursors: what `next_cursor` holds, exactly (api.service.encode_cursor); any other string is a 422.
-NEXT_CURSOR = "X-Normbank-Next-Cursor"  # a page's next_cursor as a header too: the next page asked for sooner
 QueryCursor = Annotated[str, StringConstraints(pattern=r"^o[0-9]{1,18}$")]
 NormsCursor = Annotated[str, StringConstraints(pattern=r"^a[0-7][0-9a-f]{15}$")]
 

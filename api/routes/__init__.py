@@ -8,20 +8,14 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from api.models import NEXT_CURSOR
 from api.service import result_of
 from normbank.reasoning import Judgement
-
-
-def next_cursor_headers(page: Any) -> dict[str, str] | None:
-    cursor = page.get("next_cursor") if isinstance(page, dict) else None
-    return {NEXT_CURSOR: cursor} if cursor else None
 
 
 def json_response(body: Any) -> Response:
     """The service's JSON-ready answer as the response (its shape is the route's documented response
     model; serialised here once, rather than validated again against the model)."""
-    return Response(orjson.dumps(body), media_type="application/json", headers=next_cursor_headers(body))
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 # A result's JSON, made once per answer: the reasoner remembers answers and shares them between contexts

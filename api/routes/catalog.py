@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query
 
 from api import examples, service
 from api.deps import CacheDep, ConnectionDep, RetrieverDep
-from api.routes import next_cursor_headers
 from api.models import (
     ErrorResponse, LabelName, Name, NormPublic, NormsCursor, NormsPublic, SettingDetail, SettingsPublic, SourcesPublic,
     TaxonomyOut,
@@ -32,7 +31,6 @@ def get_norm(norm_id: str, conn: ConnectionDep) -> NormPublic:
 @router.get("/norms", response_model=NormsPublic, summary="List norm frames",
             responses={**NOT_FOUND, 422: {"model": ErrorResponse}, **_example(examples.NORMS)})
 def get_norms(
-    response: Response,
     conn: ConnectionDep,
     cache: CacheDep,
     retriever: RetrieverDep,
@@ -45,10 +43,8 @@ def get_norms(
 ) -> NormsPublic:
     # A setting is linked as /v1/query links it: a known name or its closest, else 404 naming the closest.
     setting = service.linker_for(cache, retriever).setting(setting) if setting else None
-    page = service.norms(conn, setting=setting, behavior=behavior, label=label, source=source, limit=limit,
-                         cursor=cursor)
-    response.headers.update(next_cursor_headers(page) or {})
-    return NormsPublic(**page)
+    return NormsPublic(**service.norms(conn, setting=setting, behavior=behavior, label=label, source=source, limit=limit,
+                                       cursor=cursor))
 
 
 @router.get("/settings", response_model=SettingsPublic, summary="Settings with their frame counts",

@@ -34,10 +34,9 @@ class AsyncClient(_Base):
     manager, or await `close()`."""
 
     def __init__(self, base_url: str = "http://127.0.0.1:8000", token: str | None = None, timeout: float = 30.0, *,
-                 retries: int = 3, backoff: float = 0.25, max_backoff: float = 5.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 retries: int = 3, backoff: float = 0.25, max_backoff: float = 5.0) -> None:
         super().__init__(base_url, token, timeout, retries, backoff, max_backoff)
-        self._http = httpx.AsyncClient(**self._options, transport=transport)
+        self._http = httpx.AsyncClient(**self._options)
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Sequence, Union
@@ -11,8 +10,8 @@ from typing import Any, BinaryIO, Callable, Iterator, Sequence, Union
 import httpx
 
 from api.models import (
-    NEXT_CURSOR, GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, Result,
-    SearchResponse, SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
+    GroundResponse, Health, JudgeResponse, NormPublic, NormsPublic, QueryResponse, Readiness, Result, SearchResponse,
+    SettingDetail, SettingsPublic, SourcesPublic, TaxonomyOut,
 )
 from api.operations_models import ImportJobOut, ImportJobsOut, Removal
 from normbank.client.calls import (
@@ -24,14 +23,12 @@ from normbank.client.errors import ApiError, error_from
 class Client(_Base):
     """A blocking client. `retries` extra attempts for a read that meets a connection error or a 503,
     waiting `backoff` seconds, then twice as long each time (at most `max_backoff`, or the server's
-    Retry-After). `transport` is httpx's (a proxy, a mount, a test double). Use it as a context manager, or
-    call `close()`."""
+    Retry-After). Use it as a context manager, or call `close()`."""
 
     def __init__(self, base_url: str = "http://127.0.0.1:8000", token: str | None = None, timeout: float = 30.0, *,
-                 retries: int = 3, backoff: float = 0.25, max_backoff: float = 5.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 retries: int = 3, backoff: float = 0.25, max_backoff: float = 5.0) -> None:
         super().__init__(base_url, token, timeout, retries, backoff, max_backoff)
-        self._http = httpx.Client(**self._options, transport=transport)
+        self._http = httpx.Client(**self._options)
 
     def __enter__(self) -> Client:
         return self
@@ -52,35 +49,22 @@ class Client(_Base):
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
 
-    def _fetch(self, call: Call) -> httpx.Response:
-        """The call's successful response, after the retries its method allows."""
+    def _send(self, call: Call) -> Any:
         delays = self._delays()
         while True:
             try:
-                return call.checked(self._request(call))
+                return call.read(call.checked(self._request(call)))
             except ApiError as failure:
                 time.sleep(self._pause(call, failure, delays))
 
-    def _send(self, call: Call) -> Any:
-        return call.read(self._fetch(call))
-
     def _pages(self, page: Callable[[str | None], Call]) -> Iterator[Any]:
-        """Every page from `page(None)` on, following `next_cursor`. The server names the next page's cursor in a
-        header too (NEXT_CURSOR), so the next page is asked for on a worker thread while this one's models are
-        built, and the server works while the client reads; a page's body is the fallback."""
-        with ThreadPoolExecutor(1, thread_name_prefix="normbank-pages") as ahead:
-            call = page(None)
-            pending = ahead.submit(self._fetch, call)
-            while pending is not None:
-                response, read = pending.result(), call.read
-                cursor = response.headers.get(NEXT_CURSOR)
-                call = page(cursor) if cursor else call
-                pending = ahead.submit(self._fetch, call) if cursor else None
-                answer = read(response)
-                yield answer
-                if pending is None and answer.next_cursor:  # a server that does not send the header
-                    call = page(answer.next_cursor)
-                    pending = ahead.submit(self._fetch, call)
+        """Every page from `page(None)` on, following `next_cursor`."""
+        cursor = None
+        while True:
+            answer = self._send(page(cursor))
+            yield answer
+            if not (cursor := answer.next_cursor):
+                return
 
     def judge(self, setting: str, behavior: str, *, person: Party = None, other: Party = None,
               environment: Facts = None) -> JudgeResponse:

@@ -31,13 +31,10 @@ def walk_norms(client, **params) -> tuple[list[dict], int]:
     """Every norm of a filtered listing, page by page: (norms, the listing's count)."""
     norms, counts, cursor = [], set(), None
     while True:
-        response = client.get("/v1/norms", params={**params, **({"cursor": cursor} if cursor else {})})
-        assert response.status_code == 200, response.text
-        page = response.json()
+        page = get(client, "/v1/norms", **params, **({"cursor": cursor} if cursor else {}))
         norms += page["data"]
         counts.add(page["count"])
         cursor = page["next_cursor"]
-        assert response.headers.get("x-normbank-next-cursor") == cursor, "the header names the same next page"
         if cursor is None:
             break
     assert len(counts) == 1, "every page reports the same count"

@@ -92,24 +92,6 @@ def test_iter_query_follows_next_cursor_to_the_last_page(bank):
     assert [r.behavior for r in paged] == [r.behavior for r in whole.results] and len(paged) == whole.total > 3
 
 
-class WithoutCursorHeader(httpx.HTTPTransport):
-    """A server from before pages named their next cursor in a header: the body alone says it."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = super().handle_request(request)
-        response.headers.pop("x-normbank-next-cursor", None)
-        return response
-
-
-def test_iter_query_and_iter_norms_follow_the_body_when_no_header_names_the_next_page(server, bank):
-    expected = [r.behavior for r in bank.iter_query("restaurant", limit=4)]
-    expected_ids = [n.id for n in bank.iter_norms(setting="restaurant", limit=30)]
-    with Client(server.url, timeout=60, transport=WithoutCursorHeader()) as old_server:
-        assert [r.behavior for r in old_server.iter_query("restaurant", limit=4)] == expected
-        assert [n.id for n in old_server.iter_norms(setting="restaurant", limit=30)] == expected_ids
-    assert len(expected) > 4 and len(expected_ids) > 30
-
-
 def test_iter_norms_lists_every_norm_once_in_id_order(bank):
     count = bank.norms(limit=1).count
     ids = [n.id for n in bank.iter_norms(limit=200)]
