@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from api.versioning import DataVersionHeader
 from api.auth import configured_tokens
 from api.routes import bank, catalog, grounding, health, imports as import_routes, reasoning
 from normbank.config import Settings, get_settings
+from normbank.linking import gazetteer
 from schema.engine import make_engine
 from schema.frames import FrameCache
 
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retriever.start()
         except Exception:  # noqa: BLE001 - a database problem at start is reported by /readyz, not fatal
             log.exception("could not check the vector index at start")
+        # The place gazetteer (a city list read once per process) loads now, not in the first request naming a place.
+        threading.Thread(target=gazetteer, name="normbank-gazetteer", daemon=True).start()
         yield
         retriever.stop()
         engine.dispose()

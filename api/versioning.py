@@ -27,8 +27,8 @@ class DataVersionHeader:
             await self.app(scope, receive, send)
             return
         cache = scope["app"].state.cache
-        try:
-            generation = await run_in_threadpool(cache.current)
+        try:  # off the event loop only when the database has to be asked
+            generation = cache.fresh() or await run_in_threadpool(cache.current)
         except Exception as exc:  # noqa: BLE001 - the answer matters more than its header
             log.debug("no data version for the answer: %s", str(exc).splitlines()[0][:200])
             generation = None

@@ -7,8 +7,9 @@ and its examples) and one `rejected` line per rejected row. Norm and example fie
 table definitions (`schema.models`), so a column added there is exported without touching this module; a
 norm's source rows are their row numbers.
 
-Each source's norms come from a few set-based queries (none per norm), read from server-side cursors, and
-leave as chunks of lines.
+Each source's norms come from one query in which the database also writes each norm's atom and row lists as
+JSON (ingest/export_sql.py), read from a server-side cursor; a norm's line is one orjson dump, and lines
+leave a thousand to a chunk.
 """
 
 from __future__ import annotations
@@ -21,38 +22,32 @@ from operator import itemgetter
 from typing import Any, Iterator
 
 import orjson
-from sqlalchemy import Table, Text, cast, func, select
+from orjson import Fragment
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from normbank.constraints import AND
 from normbank.errors import SourceNotFound, echo
 from normbank.ids import public_norm_id, stable_id
 from normbank.labels import NORMBANK_LABEL_NUMBER, Label
+from ingest.export_sql import NORM_FIELDS, exported_columns, export_session, norms_query
 from schema.models import (
-    Behavior, ConstraintAtom, Dimension, DimensionValue, ImportRun, Norm, NormConstraint, NormExample, NormRow,
-    RejectedRow, Role, Setting, SettingBehavior, Source,
+    Behavior, Dimension, DimensionValue, ImportRun, Norm, NormExample, RejectedRow, Role, Setting, SettingBehavior,
+    Source,
 )
 from schema.queries import REMOVAL, SUCCEEDED, data_version
 
+__all__ = ["NORM_FIELDS", "EXAMPLE_FIELDS", "export_jsonl", "export_normbank_csv", "export_sources"]
+
 EXPORT_FORMAT = "normbank-jsonl"
 EXPORT_VERSION = 1
-# Keys and links the export writes by name (setting, behaviour, atoms, source) instead of as numbers.
-_LINKS = frozenset({"id", "norm_id", "source_id", "import_run_id", "setting_id", "behavior_id"})
 _TAXONOMY_KIND = "normbank-taxonomy"
 _FIRST = itemgetter(0)
 _NONE: list = []
 _FETCHED = 5000  # rows per fetch from a server-side cursor
 _LINES_PER_CHUNK = 1000  # lines joined into one chunk: a streamed HTTP answer sends each chunk on its own
-
-
-def exported_columns(table: Table) -> tuple[str, ...]:
-    """The columns of `table` an export writes as they are."""
-    return tuple(c.name for c in table.columns if c.name not in _LINKS)
-
-
-NORM_FIELDS = exported_columns(Norm.__table__)
-_NORM_KEYS = ("type", "id", "setting", "behavior", *NORM_FIELDS)
 EXAMPLE_FIELDS = exported_columns(NormExample.__table__)
+_NORM_KEYS = ("type", "id", "setting", "behavior", *NORM_FIELDS)
 
 
 def _line(obj: dict) -> bytes:
@@ -61,8 +56,13 @@ def _line(obj: dict) -> bytes:
 
 def _chunks(items: Iterator[dict]) -> Iterator[bytes]:
     """The items as JSONL, a thousand lines to a chunk."""
-    while batch := list(islice(items, _LINES_PER_CHUNK)):
-        yield b"".join(map(_line, batch))
+    return _joined(map(_line, items))
+
+
+def _joined(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """The lines a thousand to a chunk."""
+    while batch := list(islice(lines, _LINES_PER_CHUNK)):
+        yield b"".join(batch)
 
 
 def export_sources(conn: Connection, source: str | None = None) -> list[dict[str, Any]]:
@@ -106,7 +106,7 @@ def _taxonomy(conn: Connection) -> Iterator[dict]:
 def _streamed(conn: Connection, query) -> Iterator:
     """The query's rows from a server-side cursor (PostgreSQL), fetched `_FETCHED` at a time: memory stays
     flat."""
-    result = conn.execution_options(stream_results=True, yield_per=_FETCHED).execute(query)
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": _FETCHED})
     return chain.from_iterable(result.partitions())
 
 
@@ -140,66 +140,24 @@ def _examples(norm_id: int, found: list) -> list[dict]:
     return [x for row in sorted(by_row) for x in _example_order(norm_id, row, by_row[row])]
 
 
-def _listed(column, of_source) -> Any:
-    """Per norm of the source, the values of `column` (in a table keyed by norm_id) as one string."""
-    norm_id = column.table.c.norm_id
-    return (select(norm_id, func.aggregate_strings(cast(column, Text), " ").label("listed"))
-            .where(norm_id.in_(of_source)).group_by(norm_id).subquery())
-
-
-class _Atoms:
-    """The atoms of the source's norms, each once, and each conjunction's list of them (sorted by text)
-    once: norms that share a conjunction share its list."""
-
-    def __init__(self, conn: Connection, of_source):
-        used = select(NormConstraint.atom_id).where(NormConstraint.norm_id.in_(of_source))
-        self._atoms = {str(aid): (text, {"subject": subject, "kind": kind, "name": name, "relation": relation,
-                                         "value": value})
-                       for aid, subject, kind, name, relation, value, text in conn.execute(
-                           select(ConstraintAtom.id, ConstraintAtom.subject, ConstraintAtom.kind, ConstraintAtom.name,
-                                  ConstraintAtom.relation, ConstraintAtom.value, ConstraintAtom.text)
-                           .where(ConstraintAtom.id.in_(used)))}
-        self._lists: dict[str | None, list[dict]] = {None: []}
-
-    def of(self, ids: str | None) -> list[dict]:
-        """The atoms whose ids `ids` lists (space-separated, in any order)."""
-        found = self._lists.get(ids)
-        if found is None:
-            found = self._lists[ids] = [a[1] for a in sorted((self._atoms[i] for i in ids.split()), key=_FIRST)]
-        return found
-
-
-def _rows(numbers: str | None) -> list[dict]:
-    if numbers is None:
-        return []
-    if " " not in numbers:
-        return [{"row_number": int(numbers)}]
-    return [{"row_number": n} for n in sorted(map(int, numbers.split()))]
+def _norm_lines(conn: Connection, source_id: int) -> Iterator[bytes]:
+    """The source's norms as JSONL lines, in the order of their first row: one dumps per norm, its atom and
+    row lists embedded as the database wrote them (ingest/export_sql.py); the examples (of the few corpora
+    that have any) come from a second query in the same order, merged as they pass."""
+    examples = _PerNorm(_streamed(conn, select(NormExample.norm_id, NormExample.id, *[
+        NormExample.__table__.c[f] for f in EXAMPLE_FIELDS]).join(Norm, Norm.id == NormExample.norm_id)
+        .where(Norm.source_id == source_id).order_by(Norm.row_number, Norm.id)))
+    for norm_id, *values, atoms, rows in _streamed(conn, norms_query(conn.dialect.name, source_id)):
+        norm = dict(zip(_NORM_KEYS, ("norm", public_norm_id(norm_id), *values)))
+        norm["atoms"], norm["rows"] = Fragment(atoms), Fragment(rows)
+        found = examples.take(norm_id)
+        norm["examples"] = _examples(norm_id, found) if found else _NONE
+        yield _line(norm)
 
 
 def _norms(conn: Connection, source_id: int) -> Iterator[dict]:
-    """The source's norms in the order of their first row, each with its atoms, source rows and examples:
-    one query gives each norm with its atom ids and row numbers listed by the database; the examples
-    (of the few corpora that have any) come from a second query in the same order, merged as they pass."""
-    of_source = select(Norm.id).where(Norm.source_id == source_id)
-    atoms = _Atoms(conn, of_source)
-    links, rows = _listed(NormConstraint.atom_id, of_source), _listed(NormRow.row_number, of_source)
-    order = (Norm.row_number, Norm.id)
-    examples = _PerNorm(_streamed(conn, select(NormExample.norm_id, NormExample.id, *[
-        NormExample.__table__.c[f] for f in EXAMPLE_FIELDS]).join(Norm, Norm.id == NormExample.norm_id)
-        .where(Norm.source_id == source_id).order_by(*order)))
-    query = (select(Norm.id, links.c.listed, rows.c.listed, Setting.name, Behavior.name,
-                    *[Norm.__table__.c[f] for f in NORM_FIELDS])
-             .join(Behavior, Behavior.id == Norm.behavior_id).outerjoin(Setting, Setting.id == Norm.setting_id)
-             .outerjoin(links, links.c.norm_id == Norm.id).outerjoin(rows, rows.c.norm_id == Norm.id)
-             .where(Norm.source_id == source_id).order_by(*order))
-    for norm_id, atom_ids, row_numbers, *values in _streamed(conn, query):
-        norm = dict(zip(_NORM_KEYS, ("norm", public_norm_id(norm_id), *values)))
-        norm["atoms"] = atoms.of(atom_ids)
-        norm["rows"] = _rows(row_numbers)
-        found = examples.take(norm_id)
-        norm["examples"] = _examples(norm_id, found) if found else _NONE
-        yield norm
+    """The source's norms as the export writes them, as dicts."""
+    return map(orjson.loads, _norm_lines(conn, source_id))
 
 
 def _rejected(conn: Connection, source_id: int) -> Iterator[dict]:
@@ -214,13 +172,14 @@ def export_jsonl(conn: Connection, source: str | None = None) -> Iterator[bytes]
     chosen = export_sources(conn, source)
     yield _line({"type": "bank", "format": EXPORT_FORMAT, "version": EXPORT_VERSION,
                  "data_version": data_version(conn), "exported_at": datetime.now(timezone.utc).isoformat()})
-    for src in chosen:
-        yield _line({"type": "source", "name": src["name"], "kind": src["kind"], "version": src["version"],
-                     "licence": src["licence"], "url": src["url"], "sha256": src["sha256"]})
-        if src["kind"] == _TAXONOMY_KIND:
-            yield from _chunks(_taxonomy(conn))
-        yield from _chunks(_norms(conn, src["id"]))
-        yield from _chunks(_rejected(conn, src["id"]))
+    with export_session(conn):
+        for src in chosen:
+            yield _line({"type": "source", "name": src["name"], "kind": src["kind"], "version": src["version"],
+                         "licence": src["licence"], "url": src["url"], "sha256": src["sha256"]})
+            if src["kind"] == _TAXONOMY_KIND:
+                yield from _chunks(_taxonomy(conn))
+            yield from _joined(_norm_lines(conn, src["id"]))
+            yield from _chunks(_rejected(conn, src["id"]))
 
 
 NORMBANK_CSV_HEADER = ("setting", "behavior", "setting-behavior", "constraints", "constraints_given",
@@ -232,7 +191,13 @@ def export_normbank_csv(conn: Connection, source: str | None = None) -> Iterator
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(NORMBANK_CSV_HEADER)
-    for src in export_sources(conn, source):
+    with export_session(conn):
+        yield from _csv_rows(conn, export_sources(conn, source), writer, buffer)
+    yield buffer.getvalue().encode()
+
+
+def _csv_rows(conn: Connection, sources: list[dict], writer, buffer: io.StringIO) -> Iterator[bytes]:
+    for src in sources:
         for norm in _norms(conn, src["id"]):
             if norm["setting"] is None:
                 continue
@@ -246,7 +211,6 @@ def export_normbank_csv(conn: Connection, source: str | None = None) -> Iterator
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue().encode()
 
 
 def _atom_text(atom: dict) -> str:

@@ -1,6 +1,6 @@
 """The NormBank constraint language: parse atom strings into typed atoms, render them back canonically.
 
-Atom forms (see CORPORA.md), after normalisation of case, whitespace, brackets and quotes::
+Atom forms (see docs/corpora.md), after normalisation of case, whitespace, brackets and quotes::
 
     [PERSON]'s role is 'customer'                 subject person, kind role
     [OTHER]'s age bracket is less than 'teen'     subject other,  kind attribute
@@ -60,7 +60,7 @@ RELATION_TEXT: dict[Relation, str] = {
 ORDINAL_RELATIONS = frozenset({Relation.LT, Relation.LE, Relation.GT, Relation.GE})
 
 # Every relation phrase we accept. The first block is canonical; the second is what NormBank's
-# annotators typed and its authors normalised (CORPORA.md); the last block is common English we saw
+# annotators typed and its authors normalised (docs/corpora.md); the last block is common English we saw
 # no reason to reject.
 RELATION_SYNONYMS: dict[str, Relation] = {
     **{text: rel for rel, text in RELATION_TEXT.items()},

@@ -230,10 +230,18 @@ class FrameCache:
         self._checked = 0.0
         self._loader: threading.Thread | None = None
 
-    def current(self) -> Generation:
-        """The generation to answer from; one request should use one generation throughout."""
+    def fresh(self) -> Generation | None:
+        """The current generation when it was checked against the database within `check_seconds`, else None
+        (then `current` asks the database): lets an async caller skip a thread hop when no I/O is due."""
         generation = self._generation
         if generation is not None and time.monotonic() - self._checked < self.check_seconds:
+            return generation
+        return None
+
+    def current(self) -> Generation:
+        """The generation to answer from; one request should use one generation throughout."""
+        generation = self.fresh()
+        if generation is not None:
             return generation
         with self.engine.connect() as conn:
             stamp = data_stamp(conn)

@@ -1,4 +1,4 @@
-"""The constraint-framed relational schema (see ARCHITECTURE.md, "Data model").
+"""The constraint-framed relational schema (docs/schema.md).
 
 Ids of taxonomy entries, atoms and norms are content hashes (`normbank.ids.stable_id`), so readers can
 name rows without asking the database and a re-import of the same content inserts nothing.

@@ -31,7 +31,7 @@ DEFAULT_SOURCE = "normbank"
 REQUIRED_COLUMNS = ("setting", "behavior", "constraints", "norm")
 
 # The NormBank authors dropped frames about being alive: every person in a scene is, so the frame
-# says nothing about the norm (CORPORA.md).
+# says nothing about the norm (docs/corpora.md).
 DROPPED_ATOMS = {
     Atom(Subject.PERSON, Kind.ATTRIBUTE, "condition or state", Relation.EQ, "alive"):
         "frames about 'condition or state is alive' were dropped by the NormBank authors (always true of a person)",

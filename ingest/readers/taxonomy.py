@@ -39,7 +39,7 @@ BEHAVIORS_DIR = "Behaviors-All-Hand-Filtered"
 ATTRIBUTES_DIR = "Attributes"
 CONSTRAINT_DICT = "constraint_dict.json"
 
-# CORPORA.md: the order of these lists is a scale.
+# docs/corpora.md: the order of these lists is a scale.
 ORDERED_ATTRIBUTES = frozenset({"age bracket", "education", "children"})
 # 'time period' is listed in order too, but mixes centuries with decades ('the 21st century' before
 # '2010s'): ranks taken from it would be wrong, so we keep it unordered.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any, AsyncIterator, BinaryIO, Callable, Sequence, Union
 
@@ -146,7 +146,7 @@ class AsyncClient(_Base):
     async def import_corpus(self, corpus: Corpus, *, format: str, source: str | None = None) -> ImportJobOut:
         """POST /v1/imports: queue an import of `corpus` (a file's path or bytes; a directory is sent as a
         tar.gz) in `format`; the job, `queued`. Not retried."""
-        with corpus_upload(corpus) as upload:
+        async with _upload(corpus) as upload:
             return await self._send(Calls.import_corpus(upload, format, source))
 
     async def import_job(self, job_id: str) -> ImportJobOut:
@@ -193,3 +193,14 @@ class AsyncClient(_Base):
             async for chunk in self.iter_export(source=source, format=format):
                 written += await anyio.to_thread.run_sync(out.write, chunk)
         return written
+
+
+@asynccontextmanager
+async def _upload(corpus: Corpus) -> AsyncIterator[bytes | Path]:
+    """`corpus_upload` off the event loop: packing a directory (NormDial: tens of megabytes) takes seconds."""
+    packing = corpus_upload(corpus)
+    upload = await anyio.to_thread.run_sync(packing.__enter__)
+    try:
+        yield upload
+    finally:
+        await anyio.to_thread.run_sync(packing.__exit__, None, None, None)

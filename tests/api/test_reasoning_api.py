@@ -1,7 +1,7 @@
 """POST /v1/judge and /v1/query over HTTP, on SQLite and PostgreSQL.
 
 Expected values come from normbank/data/sample_normbank.csv (the showcase cases of SAMPLE.md) and the
-semantics of ARCHITECTURE.md "Reasoning" / normbank/reasoning.py.
+rules of docs/reasoning.md / normbank/reasoning.py.
 """
 
 from __future__ import annotations

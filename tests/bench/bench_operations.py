@@ -3,14 +3,15 @@ file, query latency before, during and after the HTTP import, and the export rat
 
     python tests/bench/bench_operations.py [--rows 155423] [--seed 0] [--workdir DIR] [--database sqlite|postgres]
                                            [--out var/bench/operations.json] [--db-prefix nb_bench_ops]
+                                           [--query-rate N]
     python tests/bench/bench_operations.py --export-only DATABASE_URL [--checkout DIR] [--workdir DIR]
 
 Both imports go into a fresh database of the chosen kind holding the sample corpus (so queries have
 something to answer before the import): the CLI one with `normbank ingest normbank FILE --json`, the HTTP
 one through a `normbank serve` process (POST /v1/imports, raw body; timed from the first byte sent to the
-job's `succeeded`). One client sends `POST /v1/query` (restaurant, a customer) back to back before, during
-and after the HTTP import; p50/p99 per phase. Then the export of the bank the HTTP import made, by
-`normbank export` and by `GET /v1/export`: norms per second.
+job's `succeeded`). One client sends `POST /v1/query` (restaurant, a customer) back to back (or
+`--query-rate N` a second) before, during and after the HTTP import; p50/p99 per phase. Then the export of
+the bank the HTTP import made, by `normbank export` and by `GET /v1/export`: norms per second.
 
 `--export-only URL` measures only the two exports, of the bank at URL; `--checkout DIR` runs the normbank
 code of another checkout (for example an older commit's worktree) instead of this one's.
@@ -65,18 +66,24 @@ def _percentiles(latencies: list[float]) -> dict:
             "mean_ms": round(1000 * statistics.fmean(ordered), 2)}
 
 
-def _queries(base: str, stop: threading.Event, out: list[float]) -> None:
+def _queries(base: str, stop: threading.Event, out: list[float], rate: float = 0) -> None:
+    """Queries until `stop`: back to back, or `rate` a second (each sent on its schedule, or at once when
+    the previous answer came late)."""
     with httpx.Client(timeout=60) as client:
+        next_at = time.perf_counter()
         while not stop.is_set():
+            if rate:
+                next_at += 1 / rate
+                stop.wait(max(0.0, next_at - time.perf_counter()))
             started = time.perf_counter()
             response = client.post(f"{base}/v1/query", json=QUERY)
             out.append(time.perf_counter() - started)
             assert response.status_code == 200, response.text
 
 
-def _phase(base: str, seconds: float) -> dict:
+def _phase(base: str, seconds: float, rate: float = 0) -> dict:
     stop, latencies = threading.Event(), []
-    thread = threading.Thread(target=_queries, args=(base, stop, latencies))
+    thread = threading.Thread(target=_queries, args=(base, stop, latencies, rate))
     thread.start()
     time.sleep(seconds)
     stop.set()
@@ -111,11 +118,11 @@ def serving(url: str, data_dir: Path, checkout: Path = REPO) -> Iterator[str]:
         server.wait(30)
 
 
-def http_import(corpus: Path, url: str, data_dir: Path) -> dict:
+def http_import(corpus: Path, url: str, data_dir: Path, rate: float = 0) -> dict:
     with serving(url, data_dir) as base:
-        before = _phase(base, 10)
+        before = _phase(base, 10, rate)
         stop, during = threading.Event(), []
-        thread = threading.Thread(target=_queries, args=(base, stop, during))
+        thread = threading.Thread(target=_queries, args=(base, stop, during, rate))
         started = time.perf_counter()
         with corpus.open("rb") as body:
             job = httpx.post(f"{base}/v1/imports", params={"format": "normbank", "source": "normbank"}, content=body,
@@ -128,7 +135,7 @@ def http_import(corpus: Path, url: str, data_dir: Path) -> dict:
         thread.join()
         if state["status"] != "succeeded":
             raise SystemExit(f"the HTTP import failed: {state['error']}")
-        after = _phase(base, 10)
+        after = _phase(base, 10, rate)
         return {"seconds": round(seconds, 3), "report": state["report"], "query_before": before,
                 "query_during": _percentiles(during), "query_after": after}
 
@@ -184,6 +191,8 @@ def main() -> None:
     parser.add_argument("--db-prefix", default="nb_bench_ops", help="names of the scratch databases (PostgreSQL)")
     parser.add_argument("--export-only", metavar="DATABASE_URL", help="only export the bank at this URL (CLI and HTTP)")
     parser.add_argument("--checkout", type=Path, default=REPO, help="run the normbank code of this checkout")
+    parser.add_argument("--query-rate", type=float, default=0,
+                        help="queries a second during the HTTP import's phases (default 0: back to back)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="normbank-bench-ops-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -204,10 +213,11 @@ def main() -> None:
     cli_seconds = time.perf_counter() - started
     http_url = _database(args.database, f"{args.db_prefix}_http", workdir)
     _prepared(http_url)
-    http = http_import(corpus, http_url, workdir / "data")
+    http = http_import(corpus, http_url, workdir / "data", args.query_rate)
     assert {k: v for k, v in http["report"].items() if k != "seconds"} == \
         {k: v for k, v in cli_report.items() if k != "seconds"}, (http["report"], cli_report)
     emit({"rows": args.rows, "database": args.database, "cores": os.cpu_count(),
+          "query_rate": args.query_rate or "back to back",
           "cli_import": {"seconds": round(cli_seconds, 3), "report": cli_report},
           "http_import": http, "http_vs_cli": round(http["seconds"] / cli_seconds, 3),
           "export": export_rate(http_url, workdir), "http_export": http_export_rate(http_url, workdir)}, args.out)

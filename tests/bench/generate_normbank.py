@@ -17,7 +17,7 @@ the repository. The same seed and parameters give a byte-identical file. Rows ar
 and all generator state is bounded (rings of recent frames), so memory stays flat in ``--rows``;
 the exact distinct counts in the stats keep sorted 64-bit hashes of distinct items only.
 
-Reproduced from the paper's statistics (CORPORA.md), at the default 155,423 rows:
+Reproduced from the paper's statistics (docs/corpora.md), at the default 155,423 rows:
 
 * 129 settings with Zipf-like frequencies (the largest has a few thousand rows); ~6.9k distinct
   behaviours (a seeded ~7% of the taxonomy's behaviours are never annotated);
@@ -100,7 +100,7 @@ P_IS_NOT = 0.14        # nominal dimensions and free-text values
 P_RANGE = 0.10         # an ordinal taxonomy atom becomes a (never empty) two-sided range
 CONJ_REUSE = 0.33      # a new frame reuses a recent conjunction of its setting
 RING_FRAMES, RING_CONJ = 4096, 48
-SYNONYMS = {  # what annotators typed; the authors normalised them (CORPORA.md)
+SYNONYMS = {  # what annotators typed; the authors normalised them (docs/corpora.md)
     LT: ("is not at or above", "is not equal to or above", "is below", "is not equal to or greater than",
          "is not greater than or equal to"),
     LE: ("is equal to or less than", "is not greater than"),

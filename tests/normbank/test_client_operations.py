@@ -1,6 +1,6 @@
-"""normbank.client's operations against a real `normbank serve` on loopback with a token: imports (a file,
-bytes, a directory) as jobs waited for, their rejected rows, export streamed to a file and read back,
-removing a source, and the errors a writer meets (no token, a wrong one, writes off, too large, unknown
+"""normbank.client's operations against a real `normbank serve` on loopback with a token (SQLite and PostgreSQL):
+imports (a file, bytes, a directory) as jobs waited for, their rejected rows, export streamed to a file and read
+back, removing a source, and the errors a writer meets (no token, a wrong one, writes off, too large, unknown
 source or job, a job that fails)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from normbank.client import (
     AsyncClient, BodyTooLarge, Client, DatabaseUnavailable, Forbidden, ImportFailed, ImportNotFound, SourceNotFound,
     Unauthorized, UnreadableCorpus,
 )
-from tests.conftest import FIXTURES, agent_env
+from tests.conftest import FIXTURES, _drop_schema, _postgres_schema_url, agent_env, require_postgres
 from tests.servers import NORMBANK, Server, serve
 
 TOKEN = "s3cret-token"
@@ -26,13 +26,22 @@ NOISE = FIXTURES / "normbank" / "noise.csv"
 NORMDIAL = FIXTURES / "normdial"
 
 
-@pytest.fixture(scope="module")
-def bank_url(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("writable")
-    url = f"sqlite:///{folder / 'normbank.db'}"
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bank_url(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"writable-{request.param}")
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'normbank.db'}"
+    else:
+        require_postgres()
+        url, schema = _postgres_schema_url()
     subprocess.run([NORMBANK, "init", "--sample", "--database", url], check=True, capture_output=True,
                    env=agent_env(folder))
-    return url, folder
+    try:
+        yield url, folder
+    finally:
+        if schema:
+            _drop_schema(schema)
 
 
 @pytest.fixture(scope="module")
@@ -195,12 +204,16 @@ def test_the_async_client_imports_exports_and_removes(server, tmp_path):
             written = await bank.export(tmp_path / "async.jsonl", source="noise-async")
             streamed = b"".join([chunk async for chunk in bank.iter_export(source="noise-async")])
             removal = await bank.remove_source("noise-async")
+            folder = await bank.wait_for_import((await bank.import_corpus(NORMDIAL, format="normdial",
+                                                                          source="normdial-async")).id, timeout=120)
+            await bank.remove_source("normdial-async")
             with pytest.raises(Unauthorized):
                 async with AsyncClient(server.url) as stranger:
                     await stranger.import_corpus(NOISE, format="normbank")
-            return done, rejected, written, streamed, removal
+            return done, rejected, written, streamed, removal, folder
 
-    done, rejected, written, streamed, removal = anyio.run(scenario)
+    done, rejected, written, streamed, removal, folder = anyio.run(scenario)
+    assert folder.status == "succeeded" and folder.report["loaded"] > 0  # a directory, packed off the event loop
     assert done.status == "succeeded" and len(rejected) == done.report["rejected"] == 10
     assert written == len(streamed) == (tmp_path / "async.jsonl").stat().st_size
     assert removal.norms == done.report["loaded"]
