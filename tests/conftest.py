@@ -131,6 +131,15 @@ def app_settings(database_url: str, data_dir, **overrides):
                            "index_on_start": "rebuild", "index_build": "in-process", **overrides})
 
 
+def new_database(kind: str, folder) -> tuple[str, str | None]:
+    """A fresh database of `kind` for a module- or session-wide bank: (its URL, the PostgreSQL schema to
+    drop afterwards with `_drop_schema`, None for SQLite, whose file lives in `folder`)."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'normbank.db'}", None
+    require_postgres()
+    return _postgres_schema_url()
+
+
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def agent_bank(request, tmp_path_factory):
     """(database URL, data dir) of a bank holding the sample corpus, the real NormBank taxonomy and NormDial,
@@ -143,12 +152,7 @@ def agent_bank(request, tmp_path_factory):
 
     taxonomy, normdial = shared("normbank-taxonomy"), shared("normdial")
     data_dir = tmp_path_factory.mktemp(f"agent-bank-{request.param}")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'normbank.db'}"
-    else:
-        require_postgres()
-        url, schema = _postgres_schema_url()
+    url, schema = new_database(request.param, data_dir)
     engine = make_engine(url)
     upgrade(engine)
     run_import(engine=engine, format="normbank", path=sample_corpus_path(), source="normbank-sample")

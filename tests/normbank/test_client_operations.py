@@ -18,7 +18,7 @@ from normbank.client import (
     AsyncClient, BodyTooLarge, Client, DatabaseUnavailable, Forbidden, ImportFailed, ImportNotFound, SourceNotFound,
     Unauthorized, UnreadableCorpus,
 )
-from tests.conftest import FIXTURES, _drop_schema, _postgres_schema_url, agent_env, require_postgres
+from tests.conftest import FIXTURES, _drop_schema, agent_env, new_database
 from tests.servers import NORMBANK, Server, serve
 
 TOKEN = "s3cret-token"
@@ -29,12 +29,7 @@ NORMDIAL = FIXTURES / "normdial"
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def bank_url(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"writable-{request.param}")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'normbank.db'}"
-    else:
-        require_postgres()
-        url, schema = _postgres_schema_url()
+    url, schema = new_database(request.param, folder)
     subprocess.run([NORMBANK, "init", "--sample", "--database", url], check=True, capture_output=True,
                    env=agent_env(folder))
     try:
