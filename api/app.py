@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         threading.Thread(target=gazetteer, name="normbank-gazetteer", daemon=True).start()
         yield
         retriever.stop()
+        cache.close()
         engine.dispose()
 
     app = FastAPI(title="normbank", version=normbank.__version__, description=DESCRIPTION, lifespan=lifespan,

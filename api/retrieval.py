@@ -59,6 +59,7 @@ class Retriever:
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._builder: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
         self._child: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._last_error: str | None = None
@@ -158,15 +159,20 @@ class Retriever:
             self._reload(force=True)
         if self.mode != "off":
             self._stop.clear()
-            threading.Thread(target=self._watch, name="normbank-index-watch", daemon=True).start()
+            self._watcher = threading.Thread(target=self._watch, name="normbank-index-watch", daemon=True)
+            self._watcher.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         """Called at app shutdown: ends the watcher and a build still running (its files are never switched
-        in half-written; another server or the next start builds again)."""
+        in half-written; another server or the next start builds again), and waits for them (an in-process
+        build at most `timeout` seconds), so that no thread of a stopped server reads the database."""
         self._stop.set()
         child = self._child
         if child is not None and child.poll() is None:
             child.terminate()
+        for thread in (self._watcher, self._builder):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout)
 
     def _watch(self) -> None:
         try:

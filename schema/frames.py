@@ -256,6 +256,12 @@ class FrameCache:
             self._generation = Generation(self.engine, stamp)  # filled by the callers, on first use
             return self._generation
 
+    def close(self, timeout: float = 30.0) -> None:
+        """Wait for a background load to finish (a server shutting down), so no thread reads the database after."""
+        loader = self._loader
+        if loader is not None and loader.is_alive():
+            loader.join(timeout)
+
     def _load_in_background(self, old: Generation) -> threading.Thread:
         """Start loading the next generation unless a load runs already; the caller holds the lock."""
         if self._loader is not None and self._loader.is_alive():

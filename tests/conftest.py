@@ -8,6 +8,7 @@ skipped locally, but fail under CI (CI=true), where a skipped database would hid
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -56,10 +57,19 @@ def _postgres_schema_url() -> tuple[str, str]:
 
 
 def _drop_schema(schema: str) -> None:
+    """Drop a test's schema. A server process a test started may still be closing its connections: when its
+    last read and the drop deadlock, PostgreSQL aborts one of them, and the drop is tried again."""
     import psycopg
 
-    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    for attempt in range(3):
+        try:
+            with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
 
 
 def require_postgres() -> None:
