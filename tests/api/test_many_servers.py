@@ -111,11 +111,11 @@ def test_two_serve_processes_on_one_postgresql(engine, database_url, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_server_killed_during_an_http_import(engine, database_url, tmp_path):
+def test_a_server_killed_during_an_http_import(engine, database_url, tmp_path, taxonomy_dir):
     from tests.bench.generate_normbank import generate
 
     corpus = tmp_path / "big.csv"
-    generate(corpus, 60_000, seed=1)
+    generate(corpus, 60_000, seed=1, taxonomy=taxonomy_dir)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = _serve(database_url, tmp_path / "data", port)
